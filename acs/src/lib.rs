@@ -1,0 +1,5 @@
+//! The CWMP (TR-069) engine: HTTP sessions with CPEs, RPC scheduling, connection requests and
+//! CPE authentication.
+//!
+//! Parsing and serialising envelopes lives in `cwmp-schema`; storage and task semantics live in
+//! `provisioning`. This crate owns the sockets and the per-session state machine.
