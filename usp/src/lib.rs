@@ -2,3 +2,4 @@
 //! message transfer protocols.
 //!
 //! The codec modules are pure (bytes in, typed values out); the engine and MTP adapters own I/O.
+pub mod codec;
