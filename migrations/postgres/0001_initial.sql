@@ -1,0 +1,110 @@
+-- Initial schema (PostgreSQL). Times are BIGINT unix milliseconds (UTC) like the SQLite schema,
+-- so both backends share their SQL; JSON documents are TEXT. Ids and paths use the "C"
+-- collation so ordering and prefix ranges are bytewise, as in SQLite.
+
+CREATE TABLE devices (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    protocol TEXT NOT NULL,
+    oui TEXT NOT NULL,
+    product_class TEXT NOT NULL,
+    serial_number TEXT NOT NULL,
+    manufacturer TEXT NOT NULL,
+    model_name TEXT,
+    software_version TEXT,
+    hardware_version TEXT,
+    data_model TEXT NOT NULL,
+    registered_at BIGINT NOT NULL,
+    last_inform_at BIGINT,
+    last_boot_at BIGINT,
+    last_bootstrap_at BIGINT,
+    last_events TEXT NOT NULL DEFAULT '[]',
+    ip TEXT,
+    connection_request_url TEXT,
+    udp_connection_request_address TEXT,
+    cr_username TEXT,
+    cr_password TEXT,
+    cpe_username TEXT,
+    cpe_password TEXT,
+    periodic_inform_interval BIGINT,
+    equipment_id BIGINT
+);
+CREATE INDEX devices_serial ON devices (serial_number);
+CREATE INDEX devices_oui_pc ON devices (oui, product_class);
+CREATE INDEX devices_last_inform ON devices (last_inform_at);
+
+CREATE TABLE device_tags (
+    device_id TEXT COLLATE "C" NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+    tag TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (device_id, tag)
+);
+CREATE INDEX device_tags_tag ON device_tags (tag);
+
+CREATE TABLE parameters (
+    device_id TEXT COLLATE "C" NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+    path TEXT COLLATE "C" NOT NULL,
+    value TEXT,
+    value_type TEXT,
+    writable BOOLEAN,
+    notification INTEGER,
+    access_list TEXT,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (device_id, path)
+);
+
+CREATE TABLE tasks (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    device_id TEXT COLLATE "C" NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    max_attempts BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    not_before BIGINT NOT NULL,
+    expires_at BIGINT,
+    command_key TEXT,
+    result TEXT,
+    fault TEXT
+);
+CREATE INDEX tasks_device_status ON tasks (device_id, status, id);
+CREATE INDEX tasks_status ON tasks (status);
+CREATE INDEX tasks_command_key ON tasks (device_id, command_key) WHERE command_key IS NOT NULL;
+
+CREATE TABLE faults (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    device_id TEXT COLLATE "C" NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+    task_id BIGINT REFERENCES tasks (id) ON DELETE SET NULL,
+    channel TEXT NOT NULL,
+    code TEXT NOT NULL,
+    message TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT 'null',
+    retries BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX faults_device ON faults (device_id);
+CREATE INDEX faults_task ON faults (task_id);
+
+CREATE TABLE files (
+    name TEXT COLLATE "C" PRIMARY KEY,
+    file_type TEXT NOT NULL,
+    oui TEXT,
+    product_class TEXT,
+    version TEXT,
+    length BIGINT NOT NULL,
+    sha256 TEXT NOT NULL,
+    content_type TEXT,
+    uploaded_at BIGINT NOT NULL
+);
+
+CREATE TABLE api_tokens (
+    token_hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
