@@ -67,7 +67,8 @@ pub fn decode_with_charset(
     let mut warnings = Warnings::default();
     let text = to_text(bytes, http_charset, &mut warnings)?;
     let tree = build_tree(&text, &mut warnings)?;
-    let mut mapper = Mapper { nodes: tree.nodes, w: warnings };
+    let mut mapper =
+        Mapper { nodes: tree.nodes, w: warnings, sanitize: may_contain_forbidden(&text) };
     let version = match (tree.method_version, tree.first_cwmp) {
         (Some(v), _) => v,
         (None, Some(v)) => v,
@@ -253,9 +254,9 @@ fn split_tag(inner: &str) -> (&str, &str) {
     (&inner[..end], &inner[end..])
 }
 
-/// `prefix:local` -> (`prefix`, `local`); no colon -> (`""`, name).
+/// `prefix:local` -> (`prefix`, `local`) split at the last colon; no colon -> (`""`, name).
 fn split_qname(qname: &str) -> (&str, &str) {
-    match memchr(b':', qname.as_bytes()) {
+    match memchr::memrchr(b':', qname.as_bytes()) {
         Some(i) => (&qname[..i], &qname[i + 1..]),
         None => ("", qname),
     }
@@ -503,6 +504,26 @@ fn trim_raw(raw: &str, mode: Trim) -> &str {
     }
 }
 
+/// Characters XML 1.0 does not allow (the encoder writes U+FFFD for them, and so does the
+/// decoder, so that decoded values always re-encode to themselves).
+fn is_forbidden_char(c: char) -> bool {
+    (c < '\u{20}' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}'
+}
+
+/// True when `text` may contain a forbidden character (a cheap over-approximation: any C0
+/// control other than tab/LF/CR, or any 0xEF lead byte).
+fn may_contain_forbidden(text: &str) -> bool {
+    text.as_bytes().iter().any(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0xEF)
+}
+
+fn replace_forbidden(s: Cow<'_, str>) -> Cow<'_, str> {
+    if s.chars().any(is_forbidden_char) {
+        Cow::Owned(s.chars().map(|c| if is_forbidden_char(c) { '\u{FFFD}' } else { c }).collect())
+    } else {
+        s
+    }
+}
+
 fn resolve_entity(name: &str) -> Option<char> {
     match name {
         "amp" => Some('&'),
@@ -516,7 +537,7 @@ fn resolve_entity(name: &str) -> Option<char> {
                 Some(hex) => u32::from_str_radix(hex, 16).ok()?,
                 None => num.parse::<u32>().ok()?,
             };
-            char::from_u32(code)
+            char::from_u32(code).map(|c| if is_forbidden_char(c) { '\u{FFFD}' } else { c })
         }
     }
 }
@@ -595,6 +616,8 @@ fn unescape<'a>(raw: &'a str, w: &mut Warnings) -> Cow<'a, str> {
 struct Mapper<'a> {
     nodes: Vec<Node<'a>>,
     w: Warnings,
+    /// The text may hold characters XML forbids; replace them when reading values.
+    sanitize: bool,
 }
 
 type R<T> = Result<T, DecodeError>;
@@ -680,7 +703,30 @@ impl<'a> Mapper<'a> {
             self.w.whitespace_reported = true;
             self.w.push(Warning::WhitespaceTrimmed { element: node.local.to_owned() });
         }
-        Ok(unescape(trimmed, &mut self.w))
+        let mut value = unescape(trimmed, &mut self.w);
+        if mode == Trim::Full {
+            if let Cow::Owned(owned) = &value {
+                // Character references may have produced whitespace at the edges.
+                let t = owned.trim_matches(is_xml_ws);
+                if t.len() != owned.len() {
+                    value = Cow::Owned(t.to_owned());
+                }
+            }
+        }
+        if self.sanitize {
+            value = replace_forbidden(value);
+        }
+        Ok(value)
+    }
+
+    /// An attribute value, unescaped.
+    fn attr_value(&mut self, raw: &'a str) -> Cow<'a, str> {
+        let value = unescape(raw, &mut self.w);
+        if self.sanitize {
+            replace_forbidden(value)
+        } else {
+            value
+        }
     }
 
     fn string(&mut self, n: u32, mode: Trim) -> R<String> {
@@ -826,14 +872,23 @@ impl<'a> Mapper<'a> {
     /// A parameter path: fully trimmed, a leading `.` stripped with a warning.
     fn name(&mut self, n: u32) -> R<String> {
         let text = self.text(n, Trim::Full)?;
-        match text.strip_prefix('.') {
-            Some(stripped) if !stripped.is_empty() => {
-                let stripped = stripped.to_owned();
-                self.w.push(Warning::LeadingDotName { name: text.into_owned() });
-                Ok(stripped)
-            }
-            _ => Ok(text.into_owned()),
+        if !text.starts_with('.') {
+            return Ok(text.into_owned());
         }
+        let mut s: &str = &text;
+        loop {
+            let next = s.trim_start_matches('.').trim_matches(is_xml_ws);
+            if next.len() == s.len() {
+                break;
+            }
+            s = next;
+        }
+        if s.is_empty() {
+            return Ok(text.into_owned());
+        }
+        let stripped = s.to_owned();
+        self.w.push(Warning::LeadingDotName { name: text.into_owned() });
+        Ok(stripped)
     }
 
     fn req_name(&mut self, slot: Option<u32>, parent: &str, field: &str) -> R<String> {
@@ -1428,7 +1483,7 @@ impl<'a> Mapper<'a> {
             let (value, value_type) = match v {
                 Some(v) => {
                     let value_type = match self.attr(v, "type") {
-                        Some(t) => ValueType::parse(t),
+                        Some(t) => ValueType::parse(&self.attr_value(t)),
                         None => {
                             self.w.push(Warning::MissingValueType { name: name.clone() });
                             ValueType::String
@@ -1675,7 +1730,7 @@ impl<'a> Mapper<'a> {
             if local.eq_ignore_ascii_case("Operations") {
                 // Tolerate `<Operations><InstallOpStruct>…</InstallOpStruct></Operations>`.
                 let (container, kind) = match self.attr(c, "type") {
-                    Some(t) => (c, local_of(t.trim()).to_ascii_lowercase()),
+                    Some(t) => (c, local_of(self.attr_value(t).trim()).to_ascii_lowercase()),
                     None => {
                         let wrapped = self
                             .children(c)
