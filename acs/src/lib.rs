@@ -3,3 +3,18 @@
 //!
 //! Parsing and serialising envelopes lives in `cwmp-schema`; storage and task semantics live in
 //! `provisioning`. This crate owns the sockets and the per-session state machine.
+
+pub mod auth;
+pub mod body;
+pub mod connreq;
+pub mod cookie;
+pub mod engine;
+pub mod metrics;
+pub mod rpc;
+pub mod server;
+mod session;
+pub mod error;
+pub mod files;
+
+pub use engine::{is_recent_contact, Acs, AcsConfig};
+pub use error::{AcsError, Blame};
