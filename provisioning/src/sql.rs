@@ -480,9 +480,9 @@ macro_rules! impl_store {
         fn push_device_filter(qb: &mut sqlx::QueryBuilder<'_, $db>, f: &DeviceFilter) {
             qb.push(" WHERE 1 = 1");
             if let Some(p) = f.id_prefix.as_deref().filter(|p| !p.is_empty()) {
-                qb.push(" AND substr(id, 1, ")
-                    .push_bind(i64::try_from(p.chars().count()).unwrap_or(i64::MAX))
-                    .push(") = ")
+                qb.push(" AND substr(id, 1, length(")
+                    .push_bind(p.to_owned())
+                    .push(")) = ")
                     .push_bind(p.to_owned());
             }
             if let Some(v) = &f.oui {

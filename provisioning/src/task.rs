@@ -785,3 +785,269 @@ pub struct TaskFilter {
     /// Rows to skip.
     pub offset: Option<u32>,
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: serde_json::Value) -> TaskSpec {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn genieacs_shapes_parse() {
+        let t = parse(json!({"name": "getParameterValues",
+            "parameterNames": ["InternetGatewayDevice.DeviceInfo.SoftwareVersion"]}));
+        assert_eq!(
+            t,
+            TaskSpec::GetParameterValues {
+                parameter_names: vec!["InternetGatewayDevice.DeviceInfo.SoftwareVersion".into()]
+            }
+        );
+
+        let t = parse(json!({"name": "setParameterValues", "parameterValues": [
+            ["InternetGatewayDevice.ManagementServer.PeriodicInformInterval", 300, "xsd:unsignedInt"],
+            ["InternetGatewayDevice.LANDevice.1.WLANConfiguration.1.Enable", true],
+            ["InternetGatewayDevice.LANDevice.1.WLANConfiguration.1.SSID", "home"],
+            ["Device.X.Big", 5_000_000_000_i64],
+            ["Device.X.Small", -3]
+        ]}));
+        let TaskSpec::SetParameterValues { parameter_values: v, parameter_key } = &t else {
+            panic!("wrong variant {t:?}")
+        };
+        assert_eq!(parameter_key, &None);
+        assert_eq!(
+            v[0],
+            ParameterValueTuple::new(
+                "InternetGatewayDevice.ManagementServer.PeriodicInformInterval",
+                "300",
+                Some("xsd:unsignedInt")
+            )
+        );
+        assert_eq!(v[1].value, "true");
+        assert_eq!(v[1].value_type.as_deref(), Some("xsd:boolean"));
+        assert_eq!(v[2].value_type, None);
+        assert_eq!(v[3].value_type.as_deref(), Some("xsd:long"));
+        assert_eq!(v[4].value, "-3");
+        assert_eq!(v[4].value_type.as_deref(), Some("xsd:int"));
+        t.validate().unwrap();
+
+        let t = parse(json!({"name": "getParameterNames",
+            "parameterName": "InternetGatewayDevice.", "nextLevel": true}));
+        assert_eq!(
+            t,
+            TaskSpec::GetParameterNames {
+                parameter_name: "InternetGatewayDevice.".into(),
+                next_level: true
+            }
+        );
+        let t = parse(json!({"name": "getParameterNames", "parameterName": "Device."}));
+        assert!(matches!(t, TaskSpec::GetParameterNames { next_level: false, .. }));
+
+        assert_eq!(parse(json!({"name": "reboot"})), TaskSpec::Reboot);
+        assert_eq!(parse(json!({"name": "factoryReset"})), TaskSpec::FactoryReset);
+        assert_eq!(parse(json!({"name": "getRPCMethods"})), TaskSpec::GetRpcMethods);
+        assert_eq!(
+            parse(json!({"name": "refreshObject", "objectName": "Device.WiFi."})),
+            TaskSpec::RefreshObject { object_name: "Device.WiFi.".into() }
+        );
+
+        let t = parse(json!({"name": "download", "fileName": "fw-1.2.bin"}));
+        assert_eq!(t.download_file_type(), Some(DEFAULT_DOWNLOAD_FILE_TYPE));
+        t.validate().unwrap();
+        let t = parse(json!({"name": "download", "fileType": "3 Vendor Configuration File",
+            "url": "http://127.0.0.1/cfg", "delaySeconds": 5}));
+        assert_eq!(t.download_file_type(), Some("3 Vendor Configuration File"));
+
+        let t = parse(json!({"name": "addObject", "objectName": "Device.WiFi.SSID.",
+            "parameterValues": [["SSID", "guest"], ["Enable", false]]}));
+        t.validate().unwrap();
+        let t = parse(json!({"name": "setParameterAttributes", "parameters": [
+            {"name": "Device.DeviceInfo.SoftwareVersion", "notification": 2},
+            {"name": "Device.ManagementServer.", "accessList": ["Subscriber"]}]}));
+        t.validate().unwrap();
+        let t = parse(json!({"name": "scheduleDownload", "fileName": "fw.bin", "timeWindows": [
+            {"windowStart": 0, "windowEnd": 3600, "windowMode": "1 At Any Time", "maxRetries": -1}]}));
+        t.validate().unwrap();
+        let t = parse(json!({"name": "changeDUState", "operations": [
+            {"type": "install", "url": "http://127.0.0.1/du.ipk", "executionEnvRef": "Device.SoftwareModules.ExecEnv.1."},
+            {"type": "uninstall", "uuid": "6c2d8a39-0000-4000-8000-000000000000"}]}));
+        t.validate().unwrap();
+        assert_eq!(t.name(), "changeDUState");
+        let t = parse(json!({"name": "operate", "command": "Device.SelfTestDiagnostics()",
+            "inputArgs": {"A": "1"}, "async": true}));
+        assert!(
+            matches!(&t, TaskSpec::Operate { r#async: true, input_args, .. } if input_args.len() == 1)
+        );
+        assert!(t.is_usp_only());
+        assert_eq!(
+            parse(json!({"name": "getSupportedDM", "objPaths": ["Device."]})).name(),
+            "getSupportedDM"
+        );
+        assert_eq!(
+            parse(json!({"name": "scheduleInform", "delaySeconds": 30})),
+            TaskSpec::ScheduleInform { delay_seconds: 30 }
+        );
+        assert_eq!(
+            parse(json!({"name": "cancelTransfer", "commandKey": "k1"})),
+            TaskSpec::CancelTransfer { command_key: "k1".into() }
+        );
+        // Extra keys GenieACS clients send (device, _id) are ignored.
+        assert_eq!(parse(json!({"name": "reboot", "device": "x", "_id": "y"})), TaskSpec::Reboot);
+    }
+
+    #[test]
+    fn serialization_round_trips_and_uses_json_names() {
+        let all = vec![
+            TaskSpec::GetParameterNames { parameter_name: "Device.".into(), next_level: true },
+            TaskSpec::GetParameterValues { parameter_names: vec!["Device.A".into()] },
+            TaskSpec::SetParameterValues {
+                parameter_values: vec![
+                    ParameterValueTuple::new("Device.A", "1", Some("xsd:int")),
+                    ParameterValueTuple::new("Device.B", "x", None),
+                ],
+                parameter_key: Some("pk".into()),
+            },
+            TaskSpec::GetParameterAttributes { parameter_names: vec!["Device.A".into()] },
+            TaskSpec::SetParameterAttributes {
+                parameters: vec![SetAttributes {
+                    name: "Device.A".into(),
+                    notification: Some(1),
+                    access_list: None,
+                }],
+            },
+            TaskSpec::AddObject { object_name: "Device.X.".into(), parameter_values: vec![] },
+            TaskSpec::DeleteObject { object_name: "Device.X.1.".into() },
+            TaskSpec::Reboot,
+            TaskSpec::FactoryReset,
+            TaskSpec::Download {
+                file_type: None,
+                file_name: Some("f".into()),
+                url: None,
+                target_file_name: None,
+                file_size: Some(10),
+                delay_seconds: None,
+                username: None,
+                password: None,
+            },
+            TaskSpec::Upload {
+                file_type: "1 Vendor Configuration File".into(),
+                url: "http://127.0.0.1/u".into(),
+                delay_seconds: None,
+                username: None,
+                password: None,
+            },
+            TaskSpec::ScheduleInform { delay_seconds: 5 },
+            TaskSpec::CancelTransfer { command_key: "c".into() },
+            TaskSpec::GetAllQueuedTransfers,
+            TaskSpec::GetQueuedTransfers,
+            TaskSpec::GetRpcMethods,
+            TaskSpec::RefreshObject { object_name: "Device.".into() },
+            TaskSpec::GetInstances { obj_paths: vec!["Device.".into()], first_level_only: false },
+            TaskSpec::GetSupportedProtocol,
+        ];
+        for t in all {
+            let v = serde_json::to_value(&t).unwrap();
+            assert_eq!(v["name"], json!(t.name()), "{v}");
+            let back: TaskSpec = serde_json::from_value(v.clone()).unwrap();
+            assert_eq!(back, t, "{v}");
+        }
+        let v = serde_json::to_value(TaskSpec::SetParameterValues {
+            parameter_values: vec![
+                ParameterValueTuple::new("A.b", "1", Some("xsd:int")),
+                ParameterValueTuple::new("A.c", "x", None),
+            ],
+            parameter_key: None,
+        })
+        .unwrap();
+        assert_eq!(
+            v,
+            json!({"name": "setParameterValues", "parameterValues": [["A.b", "1", "xsd:int"], ["A.c", "x"]]})
+        );
+    }
+
+    #[test]
+    fn bad_json_names_the_problem() {
+        let e = TaskSpec::from_json(r#"{"name": "frobnicate"}"#).unwrap_err().to_string();
+        assert!(e.contains("unknown variant") && e.contains("frobnicate"), "{e}");
+        let e = TaskSpec::from_json(r#"{"name": "getParameterValues"}"#).unwrap_err().to_string();
+        assert!(e.contains("missing field") && e.contains("parameterNames"), "{e}");
+        let e = TaskSpec::from_json(r#"{"parameterNames": []}"#).unwrap_err().to_string();
+        assert!(e.contains("name"), "{e}");
+        let e =
+            TaskSpec::from_json(r#"{"name": "setParameterValues", "parameterValues": [["A"]]}"#)
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("[path, value]"), "{e}");
+        let e = TaskSpec::from_json(
+            r#"{"name": "setParameterValues", "parameterValues": [["A", {"x": 1}]]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("string, number or boolean"), "{e}");
+        let e =
+            TaskSpec::from_json(r#"{"name": "scheduleInform", "delaySeconds": -1}"#).unwrap_err();
+        assert!(matches!(e, StoreError::Invalid { .. }));
+        assert!(TaskSpec::from_json("not json").is_err());
+    }
+
+    #[test]
+    fn validation() {
+        let bad = [
+            json!({"name": "getParameterValues", "parameterNames": []}),
+            json!({"name": "getParameterValues", "parameterNames": [""]}),
+            json!({"name": "getParameterValues", "parameterNames": ["A\nB"]}),
+            json!({"name": "setParameterValues", "parameterValues": []}),
+            json!({"name": "setParameterValues", "parameterValues": [["Device.X.", "1"]]}),
+            json!({"name": "setParameterValues", "parameterValues": [["A", "1", ""]]}),
+            json!({"name": "addObject", "objectName": "Device.X"}),
+            json!({"name": "deleteObject", "objectName": ""}),
+            json!({"name": "download"}),
+            json!({"name": "download", "fileName": " "}),
+            json!({"name": "scheduleInform", "delaySeconds": 0}),
+            json!({"name": "setParameterAttributes", "parameters": [{"name": "A"}]}),
+            json!({"name": "setParameterAttributes", "parameters": [{"name": "A", "notification": 9}]}),
+            json!({"name": "scheduleDownload", "url": "http://127.0.0.1/x", "timeWindows": []}),
+            json!({"name": "scheduleDownload", "url": "http://127.0.0.1/x", "timeWindows": [
+                {"windowStart": 10, "windowEnd": 10, "windowMode": "1 At Any Time"}]}),
+            json!({"name": "operate", "command": "Device.Reboot"}),
+            json!({"name": "changeDUState", "operations": []}),
+            json!({"name": "changeDUState", "operations": [{"type": "update"}]}),
+            json!({"name": "cancelTransfer", "commandKey": ""}),
+            json!({"name": "upload", "fileType": "1 Vendor Configuration File", "url": ""}),
+        ];
+        for b in bad {
+            let t: TaskSpec = serde_json::from_value(b.clone()).unwrap();
+            let e = t.validate().unwrap_err();
+            assert!(matches!(e, StoreError::Invalid { .. }), "{b}: {e}");
+        }
+        let long = "A".repeat(MAX_PATH_LEN + 1);
+        let t = TaskSpec::GetParameterValues { parameter_names: vec![long] };
+        assert!(t.validate().is_err());
+        let t = TaskSpec::GetParameterValues { parameter_names: vec!["A".repeat(MAX_PATH_LEN)] };
+        assert!(t.validate().is_ok());
+        let many = vec!["A".to_owned(); MAX_LIST_ITEMS + 1];
+        assert!(TaskSpec::GetParameterValues { parameter_names: many }.validate().is_err());
+        // GetParameterNames with an empty path means the root and is fine.
+        TaskSpec::GetParameterNames { parameter_name: String::new(), next_level: true }
+            .validate()
+            .unwrap();
+    }
+
+    #[test]
+    fn status_names() {
+        for s in [
+            TaskStatus::Queued,
+            TaskStatus::Running,
+            TaskStatus::Done,
+            TaskStatus::Fault,
+            TaskStatus::Expired,
+        ] {
+            assert_eq!(TaskStatus::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), json!(s.as_str()));
+        }
+        assert!(TaskStatus::Done.is_final() && !TaskStatus::Running.is_final());
+    }
+}

@@ -1,0 +1,143 @@
+//! A store wrapper whose `apply_telemetry` fails on demand, to test write-behind retries.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use provisioning::{
+    async_trait, ApiToken, Device, DeviceFilter, Fault, FaultFilter, FileMeta, NewFault, NewTask,
+    Parameter, Result, Store, StoreError, Task, TaskFilter, Telemetry,
+};
+use time::OffsetDateTime;
+
+#[derive(Debug)]
+pub struct FlakyStore {
+    pub inner: Arc<dyn Store>,
+    /// `apply_telemetry` fails (as a storage error) while this is above zero, decrementing it.
+    pub fail_next: AtomicU32,
+    /// Successful and failed `apply_telemetry` calls.
+    pub calls: AtomicU32,
+}
+
+impl FlakyStore {
+    pub fn new(inner: Arc<dyn Store>, fail_next: u32) -> Self {
+        FlakyStore { inner, fail_next: AtomicU32::new(fail_next), calls: AtomicU32::new(0) }
+    }
+}
+
+#[async_trait]
+impl Store for FlakyStore {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
+    }
+    async fn upsert_device(&self, d: &Device) -> Result<()> {
+        self.inner.upsert_device(d).await
+    }
+    async fn get_device(&self, id: &str) -> Result<Option<Device>> {
+        self.inner.get_device(id).await
+    }
+    async fn list_devices(&self, f: &DeviceFilter) -> Result<Vec<Device>> {
+        self.inner.list_devices(f).await
+    }
+    async fn all_devices(&self) -> Result<Vec<Device>> {
+        self.inner.all_devices().await
+    }
+    async fn delete_device(&self, id: &str) -> Result<bool> {
+        self.inner.delete_device(id).await
+    }
+    async fn add_tag(&self, id: &str, tag: &str) -> Result<bool> {
+        self.inner.add_tag(id, tag).await
+    }
+    async fn remove_tag(&self, id: &str, tag: &str) -> Result<bool> {
+        self.inner.remove_tag(id, tag).await
+    }
+    async fn apply_telemetry(&self, batch: &[Telemetry]) -> Result<()> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let failing = self
+            .fail_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failing {
+            return Err(StoreError::Database(sqlx::Error::PoolTimedOut));
+        }
+        self.inner.apply_telemetry(batch).await
+    }
+    async fn upsert_parameters(&self, device_id: &str, params: &[Parameter]) -> Result<()> {
+        self.inner.upsert_parameters(device_id, params).await
+    }
+    async fn get_parameters(&self, device_id: &str, prefix: &str) -> Result<Vec<Parameter>> {
+        self.inner.get_parameters(device_id, prefix).await
+    }
+    async fn delete_parameters(&self, device_id: &str, prefix: &str) -> Result<u64> {
+        self.inner.delete_parameters(device_id, prefix).await
+    }
+    async fn insert_task(&self, t: &NewTask) -> Result<Task> {
+        self.inner.insert_task(t).await
+    }
+    async fn get_task(&self, id: i64) -> Result<Option<Task>> {
+        self.inner.get_task(id).await
+    }
+    async fn list_tasks(&self, f: &TaskFilter) -> Result<Vec<Task>> {
+        self.inner.list_tasks(f).await
+    }
+    async fn next_due_task(&self, device_id: &str, now: OffsetDateTime) -> Result<Option<Task>> {
+        self.inner.next_due_task(device_id, now).await
+    }
+    async fn update_task(&self, t: &Task) -> Result<()> {
+        self.inner.update_task(t).await
+    }
+    async fn delete_task(&self, id: i64) -> Result<bool> {
+        self.inner.delete_task(id).await
+    }
+    async fn requeue_running_tasks(&self) -> Result<u64> {
+        self.inner.requeue_running_tasks().await
+    }
+    async fn devices_with_due_tasks(&self) -> Result<Vec<String>> {
+        self.inner.devices_with_due_tasks().await
+    }
+    async fn find_task_by_command_key(
+        &self,
+        device_id: &str,
+        command_key: &str,
+    ) -> Result<Option<Task>> {
+        self.inner.find_task_by_command_key(device_id, command_key).await
+    }
+    async fn insert_fault(&self, f: &NewFault) -> Result<Fault> {
+        self.inner.insert_fault(f).await
+    }
+    async fn list_faults(&self, f: &FaultFilter) -> Result<Vec<Fault>> {
+        self.inner.list_faults(f).await
+    }
+    async fn delete_fault(&self, id: i64) -> Result<bool> {
+        self.inner.delete_fault(id).await
+    }
+    async fn put_file(&self, m: &FileMeta) -> Result<()> {
+        self.inner.put_file(m).await
+    }
+    async fn get_file(&self, name: &str) -> Result<Option<FileMeta>> {
+        self.inner.get_file(name).await
+    }
+    async fn list_files(&self) -> Result<Vec<FileMeta>> {
+        self.inner.list_files().await
+    }
+    async fn delete_file(&self, name: &str) -> Result<bool> {
+        self.inner.delete_file(name).await
+    }
+    async fn insert_api_token(&self, name: &str, token_hash: &str, role: &str) -> Result<()> {
+        self.inner.insert_api_token(name, token_hash, role).await
+    }
+    async fn find_api_token(&self, token_hash: &str) -> Result<Option<ApiToken>> {
+        self.inner.find_api_token(token_hash).await
+    }
+    async fn count_api_tokens(&self) -> Result<u64> {
+        self.inner.count_api_tokens().await
+    }
+    async fn get_setting(&self, key: &str) -> Result<Option<String>> {
+        self.inner.get_setting(key).await
+    }
+    async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.inner.set_setting(key, value).await
+    }
+}
