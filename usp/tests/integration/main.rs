@@ -2,3 +2,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod codegen;
+mod fixtures;
+mod robustness;
+mod roundtrip;
