@@ -120,7 +120,7 @@ macro_rules! impl_store {
             check_tag, dedup_params, from_json, from_ms, map_db, ms, opt_from_json, opt_from_ms,
             opt_ms, page, to_json, to_u32, to_u64, u64_to_i64, PARAM_CHUNK,
         };
-        use $crate::task::{NewTask, Task, TaskFilter, TaskSpec, TaskStatus};
+        use $crate::task::{NewTask, Task, TaskFilter, TaskStatus};
 
         type Args<'q> = <$db as sqlx::Database>::Arguments<'q>;
         type Q<'q> = sqlx::query::Query<'q, $db, Args<'q>>;
@@ -982,12 +982,6 @@ macro_rules! impl_store {
                 .await?;
                 Ok(())
             }
-        }
-
-        // Keep `TaskSpec` referenced so backends that never name it do not warn.
-        #[allow(dead_code)]
-        fn _spec_name(s: &TaskSpec) -> &'static str {
-            s.name()
         }
     };
 }

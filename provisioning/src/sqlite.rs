@@ -42,7 +42,7 @@ fn parse_url(url: &str) -> Result<Location, crate::StoreError> {
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
         .ok_or_else(|| crate::StoreError::invalid(format!("not a sqlite url: {url:?}")))?;
-    if rest == ":memory:" || rest.is_empty() && url == "sqlite::memory:" {
+    if rest == ":memory:" {
         return Ok(Location::Memory);
     }
     if rest.is_empty() {

@@ -215,7 +215,11 @@ async fn flush_all(store: &dyn Store, shared: &Shared) -> Result<()> {
         if pending.is_empty() {
             return Ok(());
         }
-        pending.drain().map(|(_, t)| t).collect()
+        let mut items: Vec<Telemetry> = pending.drain().map(|(_, t)| t).collect();
+        // A stable order makes concurrent writers (several nodes on one PostgreSQL) lock rows
+        // in the same order, so they cannot deadlock each other.
+        items.sort_by(|a, b| a.device.id.cmp(&b.device.id));
+        items
     };
     let mut rest = items.into_iter().peekable();
     while rest.peek().is_some() {
