@@ -73,6 +73,15 @@ pub enum UspError {
     #[error("invalid USP version {0:?}")]
     Version(String),
 
+    /// A malformed USP Endpoint ID.
+    #[error("invalid endpoint id {id:?}: {reason}")]
+    EndpointId {
+        /// The ID (truncated).
+        id: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+
     /// A search path was matched without a way to read the data its expressions test, or
     /// with reference following that can only be resolved against the agent's data.
     #[error("path {0:?} needs agent data to be matched")]
@@ -93,6 +102,7 @@ impl UspError {
             }
             Self::Path { kind, .. } => kind.code(),
             Self::Version(_) => ErrorCode::InvalidArguments,
+            Self::EndpointId { .. } => ErrorCode::InvalidRecordValue,
             Self::NeedsData(_) => ErrorCode::InternalError,
         }
     }

@@ -33,3 +33,10 @@ pub const MAX_VERSION_LIST_ENTRIES: usize = 32;
 
 /// How many characters of an offending input an error message quotes.
 pub const MAX_ERROR_CONTEXT_CHARS: usize = 80;
+
+/// Longest Endpoint ID instance-id, in characters (a `%HH` escape counts as one); TR-369
+/// R-ARC.6.
+pub const MAX_ENDPOINT_INSTANCE_CHARS: usize = 50;
+
+/// Longest Endpoint ID authority-id for the `self`, `user`, `proto` and `doc` schemes.
+pub const MAX_ENDPOINT_AUTHORITY_CHARS: usize = 6;

@@ -12,13 +12,14 @@
 //! - [`incoming`]: [`classify`] turns a received Msg into a flat, typed [`Incoming`].
 //! - [`agent`]: builders for what an agent sends (Notify and responses), for test agents.
 //! - [`path`]: USP path parser, display and matcher.
-//! - [`version`]: protocol versions and their negotiation.
+//! - [`version`]: protocol versions and their negotiation; [`endpoint`]: Endpoint ID checks.
 //! - [`codes`]: USP error codes; [`limits`]: caps on untrusted input; [`error`]: [`UspError`].
 //!
 //! Records of USP 1.0–1.5 decode: fields this 1.4 schema does not know are skipped.
 
 pub mod agent;
 pub mod codes;
+pub mod endpoint;
 pub mod error;
 pub mod generated;
 pub mod incoming;
@@ -31,6 +32,7 @@ pub mod version;
 use prost::Message as _;
 
 pub use codes::ErrorCode;
+pub use endpoint::EndpointId;
 pub use error::UspError;
 pub use generated::usp as msg;
 pub use generated::usp::Msg;
