@@ -350,6 +350,30 @@ impl TestCpe {
             }
             Body::GetRpcMethods => Body::GetRpcMethodsResponse { method_list: vec!["GetParameterValues".into(), "SetParameterValues".into()] },
             Body::ScheduleInform { .. } => Body::ScheduleInformResponse,
+            Body::GetParameterAttributes { parameter_names } => Body::GetParameterAttributesResponse {
+                parameter_list: parameter_names
+                    .into_iter()
+                    .map(|name| cwmp_schema::ParameterAttributeStruct { name, notification: 0, access_list: vec!["Subscriber".into()] })
+                    .collect(),
+            },
+            Body::SetParameterAttributes { .. } => Body::SetParameterAttributesResponse,
+            Body::Upload(u) => {
+                self.pending_transfer = Some(u.command_key);
+                Body::UploadResponse { status: 1, start_time: "0001-01-01T00:00:00Z".into(), complete_time: "0001-01-01T00:00:00Z".into() }
+            }
+            Body::GetAllQueuedTransfers => Body::GetAllQueuedTransfersResponse {
+                transfer_list: vec![cwmp_schema::AllQueuedTransferStruct {
+                    command_key: "k".into(), state: 2, is_download: true, file_type: "1 Firmware Upgrade Image".into(),
+                    file_size: 10, target_file_name: String::new(),
+                }],
+            },
+            Body::GetQueuedTransfers => Body::GetQueuedTransfersResponse { transfer_list: Vec::new() },
+            Body::ScheduleDownload(d) => {
+                self.pending_transfer = Some(d.command_key);
+                Body::ScheduleDownloadResponse
+            }
+            Body::CancelTransfer { .. } => Body::CancelTransferResponse,
+            Body::ChangeDuState(_) => Body::ChangeDuStateResponse,
             other => Self::fault(9000, &format!("{} not supported", other.method_name())),
         }
     }

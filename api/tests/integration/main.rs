@@ -360,3 +360,176 @@ async fn bad_input_gets_precise_errors() {
     let (st, _) = h.api("GET", "/api/v1/devices/nope", None).await;
     assert_eq!(st, 404);
 }
+
+/// A CPE-side connection request listener: answers 200 to a GET that passes Digest auth with
+/// the CPE's current ConnectionRequestUsername/Password, and reports each accepted request.
+async fn cr_listener(
+    creds: std::sync::Arc<std::sync::Mutex<(String, String)>>,
+) -> (SocketAddr, tokio::sync::mpsc::UnboundedReceiver<()>) {
+    use acs::auth::{AuthOutcome, Authenticator, CpeAuthMode};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let auth = std::sync::Arc::new(Authenticator::new(CpeAuthMode::Digest, "test-cpe", b"cpe-secret-for-nonces-0123456789"));
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let (tx, auth, creds) = (tx.clone(), auth.clone(), creds.clone());
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let (tx, auth, creds) = (tx.clone(), auth.clone(), creds.clone());
+                    async move {
+                        let lookup = |u: &str| {
+                            let c = creds.lock().unwrap();
+                            (c.0 == u).then(|| c.1.clone())
+                        };
+                        let outcome = auth.authenticate(req.method(), req.uri(), req.headers().get("authorization"), &lookup);
+                        let mut resp = http::Response::new(Full::new(Bytes::new()));
+                        match outcome {
+                            AuthOutcome::Rejected(ch) => {
+                                *resp.status_mut() = http::StatusCode::UNAUTHORIZED;
+                                ch.apply(resp.headers_mut());
+                            }
+                            _ => {
+                                let _ = tx.send(());
+                            }
+                        }
+                        Ok::<_, std::convert::Infallible>(resp)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+            });
+        }
+    });
+    (addr, rx)
+}
+
+both_backends!(connection_request_runs_task_now, connection_request_case);
+async fn connection_request_case(b: Backend) {
+    let Some(h) = Harness::new(b, CpeAuth::None).await else { return };
+    let creds = std::sync::Arc::new(std::sync::Mutex::new((String::new(), String::new())));
+    let (cr_addr, mut cr_rx) = cr_listener(creds.clone()).await;
+    let mut cpe = TestCpe::tr181(h.cwmp(), "CR1");
+    cpe.set_connection_request_url(&format!("http://{cr_addr}/cr/CR1"));
+    cpe.session(&["0 BOOTSTRAP", "1 BOOT"]).await.unwrap();
+    *creds.lock().unwrap() = (
+        cpe.value("Device.ManagementServer.ConnectionRequestUsername").unwrap().to_string(),
+        cpe.value("Device.ManagementServer.ConnectionRequestPassword").unwrap().to_string(),
+    );
+    let id = enc(&cpe.device_id());
+    let api = h.server().api_addr;
+    let call = tokio::spawn(async move {
+        api_call(
+            api,
+            "POST",
+            &format!("/api/v1/devices/{id}/tasks?connection_request=true&timeout=5000"),
+            Some(json!({"name": "getParameterValues", "parameterNames": ["Device.DeviceInfo.SoftwareVersion"]}).to_string().into_bytes()),
+            Some(TOKEN),
+        )
+        .await
+    });
+    // The ACS knocks (Digest-authenticated); the CPE opens a session right away.
+    tokio::time::timeout(Duration::from_secs(5), cr_rx.recv()).await.expect("connection request arrives").unwrap();
+    assert_eq!(cpe.session(&["6 CONNECTION REQUEST"]).await.unwrap(), vec!["GetParameterValues"]);
+    let (status, task) = call.await.unwrap();
+    assert_eq!(status, 200, "{task}");
+    assert_eq!(task["status"], "done");
+    assert_eq!(task["result"]["parameters"][0][1], "1.0.0");
+
+    // Wrong CR credentials on the CPE side: the call still queues the task and says why.
+    *creds.lock().unwrap() = ("someone".into(), "else".into());
+    let (status, task) = h
+        .api("POST", &format!("/api/v1/devices/{}/tasks?connection_request=true&timeout=1000", enc(&cpe.device_id())),
+            Some(json!({"name": "reboot"})))
+        .await;
+    assert_eq!(status, 202, "{task}");
+    assert_eq!(task["status"], "queued");
+    assert!(task["connectionRequestError"].as_str().is_some(), "{task}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digest_authenticated_session_with_global_credentials() {
+    use acs::auth::{digest_response, parse_challenges, DigestAlgorithm, DigestInput};
+    let h = Harness::new(Backend::Sqlite, CpeAuth::Digest).await.unwrap();
+    let mut cpe = TestCpe::tr181(h.cwmp(), "DG1");
+    let first = cpe.inform(&["0 BOOTSTRAP"]).await.unwrap();
+    assert_eq!(first.status, 401);
+    let header = first.headers.get("www-authenticate").unwrap().to_str().unwrap().to_string();
+    let challenge = parse_challenges(&header).into_iter().find(|c| c.is("Digest")).unwrap();
+    let (realm, nonce) = (challenge.get("realm").unwrap().to_string(), challenge.get("nonce").unwrap().to_string());
+    let response = digest_response(&DigestInput {
+        algorithm: DigestAlgorithm::Md5,
+        username: "cpe",
+        realm: &realm,
+        password: "cpe-secret",
+        method: "POST",
+        uri: "/",
+        nonce: &nonce,
+        qop: Some(("auth", "00000001", "0a4f113b")),
+        sess_cnonce: None,
+    });
+    cpe.authorization = Some(format!(
+        "Digest username=\"cpe\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"/\", qop=auth, nc=00000001, cnonce=\"0a4f113b\", response=\"{response}\""
+    ));
+    // The whole session runs on the authenticated connection / cookie.
+    assert_eq!(cpe.session(&["0 BOOTSTRAP"]).await.unwrap(), vec!["SetParameterValues"]);
+    // A wrong password is refused.
+    cpe.authorization = Some(cpe.authorization.clone().unwrap().replace(&response, "0123456789abcdef0123456789abcdef"));
+    cpe.disconnect();
+    assert_eq!(cpe.inform(&["2 PERIODIC"]).await.unwrap().status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_remaining_rpc_round_trips() {
+    let h = Harness::new(Backend::Sqlite, CpeAuth::None).await.unwrap();
+    let mut cpe = TestCpe::tr181(h.cwmp(), "ALL1");
+    cpe.session(&["0 BOOTSTRAP"]).await.unwrap();
+    let id = enc(&cpe.device_id());
+    let specs = [
+        json!({"name": "getParameterAttributes", "parameterNames": ["Device.WiFi.SSID.1.SSID"]}),
+        json!({"name": "setParameterAttributes", "parameters": [{"name": "Device.WiFi.SSID.1.SSID", "notification": 2}]}),
+        json!({"name": "getAllQueuedTransfers"}),
+        json!({"name": "getQueuedTransfers"}),
+        json!({"name": "cancelTransfer", "commandKey": "k"}),
+        json!({"name": "factoryReset"}),
+    ];
+    let mut ids = Vec::new();
+    for spec in specs {
+        let (st, t) = h.api("POST", &format!("/api/v1/devices/{id}/tasks"), Some(spec)).await;
+        assert_eq!(st, 202, "{t}");
+        ids.push(t["id"].clone());
+    }
+    assert_eq!(
+        cpe.session(&["2 PERIODIC"]).await.unwrap(),
+        vec!["GetParameterAttributes", "SetParameterAttributes", "GetAllQueuedTransfers", "GetQueuedTransfers", "CancelTransfer", "FactoryReset"]
+    );
+    for tid in &ids {
+        let (_, t) = h.api("GET", &format!("/api/v1/tasks/{tid}"), None).await;
+        assert_eq!(t["status"], "done", "{t}");
+    }
+    let (_, t) = h.api("GET", &format!("/api/v1/tasks/{}", ids[0]), None).await;
+    assert_eq!(t["result"]["parameters"][0]["accessList"][0], "Subscriber");
+
+    // Transfers that finish later: Upload, ScheduleDownload, ChangeDUState.
+    for (spec, rpc) in [
+        (json!({"name": "upload", "fileType": "1 Vendor Configuration File", "url": "http://127.0.0.1:1/up"}), "Upload"),
+        (json!({"name": "scheduleDownload", "url": "http://127.0.0.1:1/fw.bin", "timeWindows": [{"windowStart": 0, "windowEnd": 3600, "windowMode": "1 At Any Time"}]}), "ScheduleDownload"),
+    ] {
+        let (_, t) = h.api("POST", &format!("/api/v1/devices/{id}/tasks"), Some(spec)).await;
+        assert_eq!(cpe.session(&["2 PERIODIC"]).await.unwrap(), vec![rpc]);
+        let (_, running) = h.api("GET", &format!("/api/v1/tasks/{}", t["id"]), None).await;
+        assert_eq!(running["status"], "running", "{running}");
+        assert!(cpe.pending_transfer.as_deref().is_some_and(|k| !k.is_empty()));
+        // An empty CommandKey matches the one outstanding transfer.
+        cpe.pending_transfer = Some(String::new());
+        cpe.session(&["7 TRANSFER COMPLETE"]).await.unwrap();
+        let (_, done) = h.api("GET", &format!("/api/v1/tasks/{}", t["id"]), None).await;
+        assert_eq!(done["status"], "done", "{done}");
+    }
+    let (_, t) = h
+        .api("POST", &format!("/api/v1/devices/{id}/tasks"), Some(json!({"name": "changeDUState", "operations": [{"type": "install", "url": "http://127.0.0.1:1/du.ipk"}]})))
+        .await;
+    assert_eq!(cpe.session(&["2 PERIODIC"]).await.unwrap(), vec!["ChangeDUState"]);
+    let (_, running) = h.api("GET", &format!("/api/v1/tasks/{}", t["id"]), None).await;
+    assert_eq!(running["status"], "running");
+}
