@@ -301,10 +301,21 @@ impl ValueType {
     /// holding the trimmed text as sent.
     pub fn parse(raw: &str) -> Self {
         let s = raw.trim();
-        let local = match s.rfind(':') {
+        let local = match s.bytes().rposition(|b| b == b':') {
             Some(i) => &s[i + 1..],
             None => s,
         };
+        // Exact spellings first (the common case), then any case.
+        match local {
+            "string" => return ValueType::String,
+            "int" => return ValueType::Int,
+            "unsignedInt" => return ValueType::UnsignedInt,
+            "boolean" => return ValueType::Boolean,
+            "dateTime" => return ValueType::DateTime,
+            "long" => return ValueType::Long,
+            "unsignedLong" => return ValueType::UnsignedLong,
+            _ => {}
+        }
         let known = [
             ("string", ValueType::String),
             ("int", ValueType::Int),

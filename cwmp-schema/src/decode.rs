@@ -247,16 +247,29 @@ fn xml_error(position: u64, message: impl Into<String>) -> DecodeError {
     DecodeError::Xml { position, message: message.into() }
 }
 
-/// Split the inside of a tag (`name attr="v"`) into the qualified name and the attributes.
-fn split_tag(inner: &str) -> (&str, &str) {
-    let end =
-        inner.bytes().position(|b| b.is_ascii_whitespace() || b == b'/').unwrap_or(inner.len());
-    (&inner[..end], &inner[end..])
+/// Split the inside of a tag (`prefix:local attr="v"`) into prefix, local name (after the
+/// last colon) and attributes, in one pass over the name.
+fn split_tag(inner: &str) -> (&str, &str, &str) {
+    let b = inner.as_bytes();
+    let mut colon = None;
+    let mut end = b.len();
+    for (i, &c) in b.iter().enumerate() {
+        if c == b':' {
+            colon = Some(i);
+        } else if c.is_ascii_whitespace() || c == b'/' {
+            end = i;
+            break;
+        }
+    }
+    match colon {
+        Some(c) => (&inner[..c], &inner[c + 1..end], &inner[end..]),
+        None => ("", &inner[..end], &inner[end..]),
+    }
 }
 
 /// `prefix:local` -> (`prefix`, `local`) split at the last colon; no colon -> (`""`, name).
 fn split_qname(qname: &str) -> (&str, &str) {
-    match memchr::memrchr(b':', qname.as_bytes()) {
+    match qname.bytes().rposition(|b| b == b':') {
         Some(i) => (&qname[..i], &qname[i + 1..]),
         None => ("", qname),
     }
@@ -326,12 +339,20 @@ fn build_tree<'a>(text: &'a str, w: &mut Warnings) -> Result<Tree<'a>, DecodeErr
     let mut reader = Reader::from_str(text);
     {
         let cfg = reader.config_mut();
-        cfg.trim_text(false);
+        // Whitespace-only text between tags produces no event (fewer events, same tree):
+        // element content is taken from tag positions, not from text events, so values keep
+        // their whitespace.
+        cfg.trim_text_start = true;
+        cfg.trim_text_end = false;
         cfg.allow_dangling_amp = true;
-        cfg.check_end_names = true;
+        // End tags are matched below by local name (cheaper, and tolerant of a prefix
+        // that differs between start and end tag).
+        cfg.check_end_names = false;
+        cfg.allow_unmatched_ends = false;
         cfg.expand_empty_elements = false;
     }
-    let estimate = memchr::memchr_iter(b'<', text.as_bytes()).count() / 2 + 4;
+    // Real envelopes average 40-60 bytes per element; over-reserving a little is cheap.
+    let estimate = text.len() / 32 + 8;
     let mut nodes: Vec<Node<'a>> = Vec::with_capacity(estimate.min(MAX_ELEMENTS + 1));
     let mut stack: Vec<Open> = Vec::with_capacity(16);
     let mut ns: Vec<(&'a str, &'a str)> = Vec::new();
@@ -343,14 +364,15 @@ fn build_tree<'a>(text: &'a str, w: &mut Warnings) -> Result<Tree<'a>, DecodeErr
     let bytes = text.as_bytes();
 
     loop {
-        let p0 = reader.buffer_position();
         let event =
             reader.read_event().map_err(|e| xml_error(reader.error_position(), e.to_string()))?;
         let p1 = reader.buffer_position();
-        let (start, end) = (p0 as usize, p1 as usize);
+        let end = p1 as usize;
         match event {
-            Event::Start(_) | Event::Empty(_) => {
+            Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(event, Event::Empty(_));
+                // The tag is `<` + raw + (`/`) + `>` and ends at `end`.
+                let start = end.saturating_sub(e.len() + if empty { 3 } else { 2 });
                 if nodes.len() >= MAX_ELEMENTS {
                     return Err(DecodeError::TooManyElements { limit: MAX_ELEMENTS });
                 }
@@ -359,16 +381,15 @@ fn build_tree<'a>(text: &'a str, w: &mut Warnings) -> Result<Tree<'a>, DecodeErr
                 }
                 let inner_end = end.saturating_sub(if empty { 2 } else { 1 });
                 if bytes.get(start) != Some(&b'<') || inner_end < start + 1 {
-                    return Err(xml_error(p0, "unexpected tag position"));
+                    return Err(xml_error(start as u64, "unexpected tag position"));
                 }
                 let inner = text
                     .get(start + 1..inner_end)
-                    .ok_or_else(|| xml_error(p0, "tag is not on a character boundary"))?;
-                let (qname, attrs) = split_tag(inner);
-                let (prefix, local) = split_qname(qname);
+                    .ok_or_else(|| xml_error(start as u64, "tag is not on a character boundary"))?;
+                let (prefix, local, attrs) = split_tag(inner);
 
                 let ns_mark = ns.len();
-                if memmem::find(attrs.as_bytes(), b"xmlns").is_some() {
+                if !attrs.is_empty() && declares_namespace(attrs) {
                     for (name, value) in Attrs::new(attrs) {
                         let declared = if name == "xmlns" {
                             ""
@@ -378,7 +399,7 @@ fn build_tree<'a>(text: &'a str, w: &mut Warnings) -> Result<Tree<'a>, DecodeErr
                             continue;
                         };
                         if ns.len() >= MAX_NAMESPACE_BINDINGS {
-                            return Err(xml_error(p0, "too many namespace declarations"));
+                            return Err(xml_error(start as u64, "too many namespace declarations"));
                         }
                         let value = value.trim();
                         ns.push((declared, value));
@@ -430,7 +451,7 @@ fn build_tree<'a>(text: &'a str, w: &mut Warnings) -> Result<Tree<'a>, DecodeErr
                             None => w.push(Warning::UndeclaredEnvelopeNamespace),
                         }
                     }
-                    None => return Err(xml_error(p0, "more than one root element")),
+                    None => return Err(xml_error(start as u64, "more than one root element")),
                 }
                 // The method element: the first child of Body (depth 3).
                 if !method_seen
@@ -446,11 +467,31 @@ fn build_tree<'a>(text: &'a str, w: &mut Warnings) -> Result<Tree<'a>, DecodeErr
                     stack.push(Open { node: idx, last_child: NONE, content_start: end, ns_mark });
                 }
             }
-            Event::End(_) => {
-                let open = stack.pop().ok_or_else(|| xml_error(p0, "unmatched end tag"))?;
-                let content = text
-                    .get(open.content_start..start)
-                    .ok_or_else(|| xml_error(p0, "content is not on a character boundary"))?;
+            Event::End(e) => {
+                // The closing tag holds no `<` (nor quotes): its `<` is the last one before `end`.
+                let start = memchr::memrchr(b'<', &bytes[..end.min(bytes.len())]).unwrap_or(0);
+                let open =
+                    stack.pop().ok_or_else(|| xml_error(start as u64, "unmatched end tag"))?;
+                let local = nodes[open.node as usize].local;
+                let end_name = e.name();
+                let end_name = end_name.as_ref();
+                // `</local>` or `</any:local>`: compare the tail instead of scanning.
+                let matches = end_name.len() >= local.len()
+                    && short_eq(&end_name[end_name.len() - local.len()..], local.as_bytes())
+                    && (end_name.len() == local.len()
+                        || end_name[end_name.len() - local.len() - 1] == b':');
+                if !matches {
+                    return Err(xml_error(
+                        start as u64,
+                        format!(
+                            "end tag </{}> does not match <{local}>",
+                            String::from_utf8_lossy(e.name().as_ref())
+                        ),
+                    ));
+                }
+                let content = text.get(open.content_start..start).ok_or_else(|| {
+                    xml_error(start as u64, "content is not on a character boundary")
+                })?;
                 nodes[open.node as usize].content = content;
                 ns.truncate(open.ns_mark);
             }
@@ -487,21 +528,28 @@ enum Trim {
 }
 
 fn trim_raw(raw: &str, mode: Trim) -> &str {
-    match mode {
-        Trim::Full => raw.trim_matches(is_xml_ws),
-        Trim::LineBreaks => {
-            let mut s = raw;
-            let lead = s.len() - s.trim_start_matches(is_xml_ws).len();
-            if s[..lead].contains(['\n', '\r']) {
-                s = &s[lead..];
-            }
-            let kept = s.trim_end_matches(is_xml_ws).len();
-            if s[kept..].contains(['\n', '\r']) {
-                s = &s[..kept];
-            }
-            s
+    let b = raw.as_bytes();
+    let is_ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+    // Fast path: nothing to trim (the common case for machine-written XML).
+    match (b.first(), b.last()) {
+        (Some(f), Some(l)) if !is_ws(f) && !is_ws(l) => return raw,
+        (None, _) | (_, None) => return raw,
+        _ => {}
+    }
+    let lead = b.iter().take_while(|c| is_ws(c)).count();
+    let trail = b[lead..].iter().rev().take_while(|c| is_ws(c)).count();
+    let (mut start, mut end) = (lead, b.len() - trail);
+    if mode == Trim::LineBreaks {
+        let has_break = |s: &[u8]| s.iter().any(|&c| c == b'\n' || c == b'\r');
+        if !has_break(&b[..lead]) {
+            start = 0;
+        }
+        if !has_break(&b[b.len() - trail..]) {
+            end = b.len();
         }
     }
+    // Only ASCII whitespace was skipped, so both ends are character boundaries.
+    &raw[start..end]
 }
 
 /// Characters XML 1.0 does not allow (the encoder writes U+FFFD for them, and so does the
@@ -513,7 +561,37 @@ fn is_forbidden_char(c: char) -> bool {
 /// True when `text` may contain a forbidden character (a cheap over-approximation: any C0
 /// control other than tab/LF/CR, or any 0xEF lead byte).
 fn may_contain_forbidden(text: &str) -> bool {
-    text.as_bytes().iter().any(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0xEF)
+    // Branch-free inner loop so it vectorises; checked a chunk at a time.
+    text.as_bytes().chunks(512).any(|chunk| {
+        chunk.iter().fold(false, |bad, &b| {
+            bad | ((b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r')) | (b == 0xEF)
+        })
+    })
+}
+
+/// True if `b` contains `&`, `<` or `\r` (short inputs are scanned inline: cheaper than
+/// setting up a SIMD search).
+fn needs_unescape(b: &[u8]) -> bool {
+    if b.len() < 48 {
+        b.iter().any(|&c| c == b'&' || c == b'<' || c == b'\r')
+    } else {
+        memchr3(b'&', b'<', b'\r', b).is_some()
+    }
+}
+
+/// True if the raw attribute text declares a namespace.
+fn declares_namespace(attrs: &str) -> bool {
+    let b = attrs.as_bytes();
+    (0..b.len().saturating_sub(4)).any(|i| {
+        b[i] == b'x' && b[i + 1] == b'm' && b[i + 2] == b'l' && b[i + 3] == b'n' && b[i + 4] == b's'
+    })
+}
+
+/// Byte equality for short slices, inlined (a libc `memcmp` call costs more than the compare
+/// for names of a few bytes).
+#[inline]
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 fn replace_forbidden(s: Cow<'_, str>) -> Cow<'_, str> {
@@ -546,7 +624,7 @@ fn resolve_entity(name: &str) -> Option<char> {
 /// comments, line-ending normalisation; stray child markup is dropped.
 fn unescape<'a>(raw: &'a str, w: &mut Warnings) -> Cow<'a, str> {
     let bytes = raw.as_bytes();
-    if memchr3(b'&', b'<', b'\r', bytes).is_none() {
+    if !needs_unescape(bytes) {
         return Cow::Borrowed(raw);
     }
     let mut out = String::with_capacity(raw.len());
@@ -1478,7 +1556,19 @@ impl<'a> Mapper<'a> {
         let mut out = Vec::with_capacity(entries.len());
         let s = "ParameterValueStruct";
         for e in entries {
-            let [n, v] = self.fields(e, ["Name", "Value"]);
+            // Fast path for the usual `<Name/><Value/>` pair; anything else goes through the
+            // general (order- and case-tolerant) lookup.
+            let first = self.nodes[e as usize].first_child;
+            let second = if first == NONE { NONE } else { self.nodes[first as usize].next_sibling };
+            let [n, v] = if second != NONE
+                && short_eq(self.nodes[first as usize].local.as_bytes(), b"Name")
+                && short_eq(self.nodes[second as usize].local.as_bytes(), b"Value")
+                && self.nodes[second as usize].next_sibling == NONE
+            {
+                [Some(first), Some(second)]
+            } else {
+                self.fields(e, ["Name", "Value"])
+            };
             let name = self.req_name(n, s, "Name")?;
             let (value, value_type) = match v {
                 Some(v) => {

@@ -460,6 +460,31 @@ def messages():
 
 
 # ---------------------------------------------------------------------------------------
+# Large responses (benchmarks)
+# ---------------------------------------------------------------------------------------
+
+def large():
+    params = []
+    for i in range(1, 1001):
+        k = i % 5
+        base = f"Device.Hosts.Host.{(i - 1) // 5 + 1}."
+        if k == 0:
+            params.append((base + "Active", "true", "xsd:boolean"))
+        elif k == 1:
+            params.append((base + "IPAddress", f"10.{i // 250}.{i % 250}.1"))
+        elif k == 2:
+            params.append((base + "PhysAddress", f"02:00:00:00:{i // 256:02x}:{i % 256:02x}"))
+        elif k == 3:
+            params.append((base + "HostName", f"client-{i}"))
+        else:
+            params.append((base + "LeaseTimeRemaining", str(86400 - i), "xsd:int"))
+    body = ("<cwmp:GetParameterValuesResponse>" + plist(params, "soapenc")
+            + "</cwmp:GetParameterValuesResponse>")
+    write("large/gpv-response-1000.xml", envelope(body, header=id_header("big-1", "soapenv"),
+                                                  cwmp="1-2", env="soapenv", enc="soapenc"))
+
+
+# ---------------------------------------------------------------------------------------
 # Envelopes that must be rejected (the integration test maps file name -> error)
 # ---------------------------------------------------------------------------------------
 
@@ -486,4 +511,5 @@ def invalid():
 if __name__ == "__main__":
     informs()
     messages()
+    large()
     invalid()
