@@ -794,7 +794,8 @@ macro_rules! impl_store {
 
             async fn requeue_running_tasks(&self) -> Result<u64> {
                 let res = sqlx::query(
-                    "UPDATE tasks SET status = 'queued', updated_at = $1 WHERE status = 'running'",
+                    "UPDATE tasks SET status = 'queued', updated_at = $1 \
+                     WHERE status = 'running' AND command_key IS NULL",
                 )
                 .bind(ms(time::OffsetDateTime::now_utc()))
                 .execute(self.writer())

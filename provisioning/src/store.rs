@@ -76,7 +76,9 @@ pub trait Store: Send + Sync + Debug {
     async fn update_task(&self, t: &Task) -> Result<()>;
     /// Delete a task. False if it did not exist.
     async fn delete_task(&self, id: i64) -> Result<bool>;
-    /// Crash recovery at startup: every `running` task back to `queued`; returns how many.
+    /// Crash recovery at startup: every `running` task back to `queued`, except those with a
+    /// `command_key` (the CPE accepted a transfer and its TransferComplete is still to come;
+    /// sending the RPC again would transfer twice). Returns how many were requeued.
     async fn requeue_running_tasks(&self) -> Result<u64>;
     /// Devices with at least one `queued` task (whatever its `not_before`), sorted.
     async fn devices_with_due_tasks(&self) -> Result<Vec<String>>;

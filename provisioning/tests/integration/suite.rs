@@ -576,6 +576,11 @@ pub async fn tasks_survive_reopen_and_requeue(db: &TestDb) {
     let t3 = s.insert_task(&NewTask::new(&d2.id, TaskSpec::FactoryReset)).await.unwrap();
     let running = s.next_due_task(&d.id, now() + Duration::seconds(1)).await.unwrap().unwrap();
     assert_eq!(running.id, t1.id);
+    // A transfer the CPE accepted waits for its TransferComplete across a restart.
+    let mut awaiting = s.next_due_task(&d2.id, now() + Duration::seconds(1)).await.unwrap().unwrap();
+    assert_eq!(awaiting.id, t3.id);
+    awaiting.command_key = Some("acsd-awaiting".into());
+    s.update_task(&awaiting).await.unwrap();
 
     // "Crash": open the same database from scratch.
     let s2 = db.reopen().await;
@@ -583,8 +588,9 @@ pub async fn tasks_survive_reopen_and_requeue(db: &TestDb) {
     assert_eq!(tasks.iter().map(|t| t.id).collect::<Vec<_>>(), [t1.id, t2.id, t3.id]);
     assert_eq!(tasks[0].status, TaskStatus::Running);
     assert_eq!(tasks[1].spec, TaskSpec::Reboot);
-    assert_eq!(s2.devices_with_due_tasks().await.unwrap(), [d.id.clone(), d2.id.clone()]);
+    assert_eq!(s2.devices_with_due_tasks().await.unwrap(), [d.id.clone()]);
     assert_eq!(s2.requeue_running_tasks().await.unwrap(), 1);
+    assert_eq!(s2.get_task(t3.id).await.unwrap().unwrap().status, TaskStatus::Running);
     assert_eq!(s2.requeue_running_tasks().await.unwrap(), 0);
     let again = s2.next_due_task(&d.id, now() + Duration::seconds(1)).await.unwrap().unwrap();
     assert_eq!(again.id, t1.id);
