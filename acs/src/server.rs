@@ -65,7 +65,8 @@ pub(crate) fn full(bytes: impl Into<Bytes>) -> RespBody {
 fn plain(status: StatusCode, text: &'static str) -> Response<RespBody> {
     let mut r = Response::new(full(text));
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     r
 }
 
@@ -81,7 +82,8 @@ fn soap(envelope: &Envelope, version: CwmpVersion, fault: bool) -> Response<Resp
     if fault {
         *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
     }
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml; charset=\"utf-8\""));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml; charset=\"utf-8\""));
     r
 }
 
@@ -185,7 +187,7 @@ async fn connection_closed(_acs: &Acs, conn: &Connection) {
 
 fn session_from_cookie(acs: &Acs, headers: &http::HeaderMap) -> Option<u64> {
     let value = crate::cookie::find_cookie(headers, SESSION_COOKIE)?;
-    let id = u64::from_str_radix(&value, 16).ok()?;
+    let id = u64::from_str_radix(value, 16).ok()?;
     acs.inner.sessions.contains_key(&id).then_some(id)
 }
 
@@ -258,7 +260,10 @@ async fn handle(acs: &Acs, conn: &Connection, req: Request<Incoming>) -> Respons
     if body.iter().all(u8::is_ascii_whitespace) {
         let Some(id) = session_id else {
             metrics.rejected(RejectReason::NoSession);
-            return plain(StatusCode::BAD_REQUEST, "empty request outside a session: start with an Inform\n");
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "empty request outside a session: start with an Inform\n",
+            );
         };
         return continue_session(acs, conn, id, None).await;
     }
@@ -273,7 +278,10 @@ async fn handle(acs: &Acs, conn: &Connection, req: Request<Incoming>) -> Respons
             }
             let env = Envelope::new(
                 id,
-                Body::Fault(SoapFault::new(FaultCode::MethodNotSupported, format!("method {name} is not supported"))),
+                Body::Fault(SoapFault::new(
+                    FaultCode::MethodNotSupported,
+                    format!("method {name} is not supported"),
+                )),
             );
             return soap(&env, version.unwrap_or(CwmpVersion::V1_0), true);
         }
@@ -310,16 +318,21 @@ async fn handle(acs: &Acs, conn: &Connection, req: Request<Incoming>) -> Respons
             let id: u64 = rand::rng().random();
             let ip = Some(conn.peer.ip().to_string());
             let span = tracing::info_span!("cwmp_session", session = %format!("{id:016x}"), device = tracing::field::Empty);
-            let started =
-                Session::start(acs, id, &header, version, inform, ip).instrument(span.clone()).await;
+            let started = Session::start(acs, id, &header, version, inform, ip)
+                .instrument(span.clone())
+                .await;
             match started {
                 Ok(Started::Session(session, reply)) => {
                     span.record("device", session.device_id.as_str());
                     acs.inner.sessions.insert(id, Arc::new(tokio::sync::Mutex::new(*session)));
-                    metrics.active_sessions.set(i64::try_from(acs.inner.sessions.len()).unwrap_or(0));
+                    metrics
+                        .active_sessions
+                        .set(i64::try_from(acs.inner.sessions.len()).unwrap_or(0));
                     conn.set_session(Some(id));
                     let mut resp = render(reply);
-                    if let Ok(v) = HeaderValue::from_str(&format!("{SESSION_COOKIE}={id:016x}; Path=/; HttpOnly")) {
+                    if let Ok(v) = HeaderValue::from_str(&format!(
+                        "{SESSION_COOKIE}={id:016x}; Path=/; HttpOnly"
+                    )) {
                         resp.headers_mut().insert(header::SET_COOKIE, v);
                     }
                     resp
@@ -339,7 +352,10 @@ async fn handle(acs: &Acs, conn: &Connection, req: Request<Incoming>) -> Respons
                 metrics.rejected(RejectReason::NoSession);
                 let env = Envelope::new(
                     header.id.clone(),
-                    Body::Fault(SoapFault::new(FaultCode::RequestDenied, "a session starts with an Inform")),
+                    Body::Fault(SoapFault::new(
+                        FaultCode::RequestDenied,
+                        "a session starts with an Inform",
+                    )),
                 );
                 return soap(&env, version, true);
             };
@@ -371,7 +387,8 @@ async fn continue_session(
     if s.finished {
         return no_content();
     }
-    let span = tracing::info_span!("cwmp_session", session = %format!("{id:016x}"), device = %s.device_id);
+    let span =
+        tracing::info_span!("cwmp_session", session = %format!("{id:016x}"), device = %s.device_id);
     let reply = match s.on_request(acs, message).instrument(span).await {
         Ok(r) => r,
         Err(e) => {

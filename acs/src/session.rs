@@ -29,7 +29,7 @@ const MAX_SESSION_TIMEOUT: Duration = Duration::from_secs(300);
 #[derive(Debug)]
 pub(crate) enum Reply {
     /// A SOAP envelope in the session's namespace; `fault` selects HTTP 500.
-    Envelope { envelope: Envelope, version: CwmpVersion, fault: bool },
+    Envelope { envelope: Box<Envelope>, version: CwmpVersion, fault: bool },
     /// `204 No Content`: the session is over.
     Done,
 }
@@ -42,7 +42,7 @@ enum Internal {
 
 #[derive(Debug)]
 enum InFlight {
-    Task { task: Task, run: TaskRun, request: Body },
+    Task { task: Box<Task>, run: TaskRun, request: Body },
     Internal { action: Internal, request: Body },
 }
 
@@ -81,7 +81,8 @@ pub(crate) fn apply_inform(
 ) -> Vec<Parameter> {
     device.manufacturer = inform.device_id.manufacturer.clone();
     device.last_inform_at = Some(now);
-    device.last_events = inform.events.iter().map(|e| e.event_code.as_wire().into_owned()).collect();
+    device.last_events =
+        inform.events.iter().map(|e| e.event_code.as_wire().into_owned()).collect();
     if ip.is_some() {
         device.ip = ip;
     }
@@ -128,16 +129,16 @@ pub(crate) fn spread_inform_time(device_id: &str, interval: u32) -> String {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     let offset = h % u64::from(interval.max(1));
-    let t = OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(i64::try_from(offset).unwrap_or(0));
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+    let t =
+        OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(i64::try_from(offset).unwrap_or(0));
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
 
 fn random_token(len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();
-    (0..len)
-        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-        .collect()
+    (0..len).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect()
 }
 
 /// The highest CWMP version both sides support, from the CPE's SupportedCWMPVersions.
@@ -172,7 +173,8 @@ impl Session {
         let inner = &acs.inner;
         let now = now_utc();
         let d = &inform.device_id;
-        let device_id = cwmp_device_id(d.oui.trim(), d.product_class.trim(), d.serial_number.trim());
+        let device_id =
+            cwmp_device_id(d.oui.trim(), d.product_class.trim(), d.serial_number.trim());
         let bootstrap = inform.events.iter().any(|e| e.event_code == EventCode::Bootstrap);
         for e in &inform.events {
             inner.metrics.event(event_label(&e.event_code));
@@ -222,7 +224,10 @@ impl Session {
         if device.data_model.root().is_some() && (bootstrap || device.cr_username.is_none()) {
             {
                 internal.push_back(Internal::ManagementServer {
-                    cr_username: device.cr_username.clone().unwrap_or_else(|| format!("cr-{}", random_token(10))),
+                    cr_username: device
+                        .cr_username
+                        .clone()
+                        .unwrap_or_else(|| format!("cr-{}", random_token(10))),
                     cr_password: random_token(20),
                     interval: inner.config.periodic_inform_interval,
                 });
@@ -231,9 +236,13 @@ impl Session {
 
         let idle_timeout = header
             .session_timeout
-            .map(|s| Duration::from_secs(u64::from(s)).clamp(inner.config.session_timeout, MAX_SESSION_TIMEOUT))
+            .map(|s| {
+                Duration::from_secs(u64::from(s))
+                    .clamp(inner.config.session_timeout, MAX_SESSION_TIMEOUT)
+            })
             .unwrap_or(inner.config.session_timeout);
-        let use_cwmp_version = header.supported_cwmp_versions.as_deref().and_then(negotiate_version);
+        let use_cwmp_version =
+            header.supported_cwmp_versions.as_deref().and_then(negotiate_version);
         let session = Session {
             id,
             device_id: device.id.clone(),
@@ -246,11 +255,12 @@ impl Session {
             rpcs_sent: 0,
             finished: false,
         };
-        let mut response = Envelope::new(header.id.clone(), Body::InformResponse { max_envelopes: 1 });
+        let mut response =
+            Envelope::new(header.id.clone(), Body::InformResponse { max_envelopes: 1 });
         response.header.use_cwmp_version = use_cwmp_version;
         Ok(Started::Session(
             Box::new(session),
-            Reply::Envelope { envelope: response, version, fault: false },
+            Reply::Envelope { envelope: Box::new(response), version, fault: false },
         ))
     }
 
@@ -264,22 +274,45 @@ impl Session {
         let Some((header, body)) = message else {
             if let Some(inflight) = self.inflight.take() {
                 // An empty POST while we wait for an answer: the CPE dropped our request.
-                self.fail_inflight(acs, inflight, rpc::fault("no_response", "the CPE answered an RPC with an empty POST")).await?;
+                self.fail_inflight(
+                    acs,
+                    inflight,
+                    rpc::fault("no_response", "the CPE answered an RPC with an empty POST"),
+                )
+                .await?;
             }
             return self.next(acs).await;
         };
         let reply_id = header.id.clone();
         match body {
-            Body::Inform(_) => Ok(self.fault_reply(reply_id, FaultCode::RequestDenied, "Inform is only allowed at the start of a session")),
+            Body::Inform(_) => Ok(self.fault_reply(
+                reply_id,
+                FaultCode::RequestDenied,
+                "Inform is only allowed at the start of a session",
+            )),
             Body::TransferComplete(tc) => {
-                self.transfer_complete(acs, &tc.command_key, &tc.fault_struct, json!({
-                    "startTime": tc.start_time, "completeTime": tc.complete_time,
-                })).await?;
+                self.transfer_complete(
+                    acs,
+                    &tc.command_key,
+                    &tc.fault_struct,
+                    json!({
+                        "startTime": tc.start_time, "completeTime": tc.complete_time,
+                    }),
+                )
+                .await?;
                 Ok(self.reply(reply_id, Body::TransferCompleteResponse))
             }
             Body::AutonomousTransferComplete(atc) => {
                 if !atc.fault_struct.is_success() {
-                    self.record_fault(acs, None, "autonomous_transfer", &atc.fault_struct.fault_code.code().to_string(), &atc.fault_struct.fault_string, json!({"transferURL": atc.transfer_url, "fileType": atc.file_type})).await;
+                    self.record_fault(
+                        acs,
+                        None,
+                        "autonomous_transfer",
+                        &atc.fault_struct.fault_code.code().to_string(),
+                        &atc.fault_struct.fault_string,
+                        json!({"transferURL": atc.transfer_url, "fileType": atc.file_type}),
+                    )
+                    .await;
                 }
                 tracing::info!(device = %self.device_id, file_type = %atc.file_type, ok = atc.fault_struct.is_success(), "autonomous transfer complete");
                 Ok(self.reply(reply_id, Body::AutonomousTransferCompleteResponse))
@@ -291,7 +324,13 @@ impl Session {
                     "uuid": r.uuid, "deploymentUnitRef": r.deployment_unit_ref, "version": r.version,
                     "currentState": r.current_state, "resolved": r.resolved, "faultCode": r.fault.fault_code.code(),
                 })).collect();
-                self.transfer_complete(acs, &du.command_key, &fault_struct, json!({ "results": results })).await?;
+                self.transfer_complete(
+                    acs,
+                    &du.command_key,
+                    &fault_struct,
+                    json!({ "results": results }),
+                )
+                .await?;
                 Ok(self.reply(reply_id, Body::DuStateChangeCompleteResponse))
             }
             Body::AutonomousDuStateChangeComplete(_) => {
@@ -302,10 +341,15 @@ impl Session {
                 self.request_download(acs, &file_type).await?;
                 Ok(self.reply(reply_id, Body::RequestDownloadResponse))
             }
-            Body::GetRpcMethods => Ok(self.reply(reply_id, Body::GetRpcMethodsResponse {
-                method_list: rpc::ACS_METHODS.iter().map(|m| (*m).to_string()).collect(),
-            })),
-            Body::Kicked { next, .. } => Ok(self.reply(reply_id, Body::KickedResponse { next_url: next })),
+            Body::GetRpcMethods => Ok(self.reply(
+                reply_id,
+                Body::GetRpcMethodsResponse {
+                    method_list: rpc::ACS_METHODS.iter().map(|m| (*m).to_string()).collect(),
+                },
+            )),
+            Body::Kicked { next, .. } => {
+                Ok(self.reply(reply_id, Body::KickedResponse { next_url: next }))
+            }
             response if response.is_response() || response.is_fault() => {
                 match self.inflight.take() {
                     Some(inflight) => self.on_response(acs, inflight, response).await,
@@ -324,23 +368,40 @@ impl Session {
     }
 
     fn reply(&self, id: Option<String>, body: Body) -> Reply {
-        Reply::Envelope { envelope: Envelope::new(id, body), version: self.version, fault: false }
+        Reply::Envelope {
+            envelope: Box::new(Envelope::new(id, body)),
+            version: self.version,
+            fault: false,
+        }
     }
 
-    fn fault_reply(&self, id: Option<String>, code: FaultCode, message: impl Into<String>) -> Reply {
+    fn fault_reply(
+        &self,
+        id: Option<String>,
+        code: FaultCode,
+        message: impl Into<String>,
+    ) -> Reply {
         Reply::Envelope {
-            envelope: Envelope::new(id, Body::Fault(SoapFault::new(code, message))),
+            envelope: Box::new(Envelope::new(id, Body::Fault(SoapFault::new(code, message)))),
             version: self.version,
             fault: true,
         }
     }
 
-    async fn on_response(&mut self, acs: &Acs, inflight: InFlight, response: Body) -> Result<Reply, AcsError> {
+    async fn on_response(
+        &mut self,
+        acs: &Acs,
+        inflight: InFlight,
+        response: Body,
+    ) -> Result<Reply, AcsError> {
         let now = now_utc();
         match inflight {
             InFlight::Internal { action, request } => {
                 match (&action, &response) {
-                    (Internal::ManagementServer { cr_username, cr_password, interval }, Body::SetParameterValuesResponse { .. }) => {
+                    (
+                        Internal::ManagementServer { cr_username, cr_password, interval },
+                        Body::SetParameterValuesResponse { .. },
+                    ) => {
                         let updated = acs.inner.devices.get_mut(&self.device_id).map(|mut e| {
                             e.device.cr_username = Some(cr_username.clone());
                             e.device.cr_password = Some(cr_password.clone());
@@ -350,15 +411,35 @@ impl Session {
                         if let Some(device) = updated {
                             // Durable now, and resubmitted so that the Inform's older snapshot
                             // still pending in the write-behind queue cannot overwrite it.
-                            acs.inner.store.upsert_device(&device).await.map_err(AcsError::storage)?;
-                            acs.inner.telemetry.submit(Telemetry { device, params: Vec::new(), bootstrap: false });
+                            acs.inner
+                                .store
+                                .upsert_device(&device)
+                                .await
+                                .map_err(AcsError::storage)?;
+                            acs.inner.telemetry.submit(Telemetry {
+                                device,
+                                params: Vec::new(),
+                                bootstrap: false,
+                            });
                         }
                         let learned = redact_secrets(rpc::set_values_learned(&request, now));
-                        acs.inner.store.upsert_parameters(&self.device_id, &learned).await.map_err(AcsError::storage)?;
+                        acs.inner
+                            .store
+                            .upsert_parameters(&self.device_id, &learned)
+                            .await
+                            .map_err(AcsError::storage)?;
                     }
                     (_, Body::Fault(f)) => {
                         let tf = rpc::cpe_fault(f);
-                        self.record_fault(acs, None, "bootstrap", &tf.code, &tf.message, tf.detail.clone()).await;
+                        self.record_fault(
+                            acs,
+                            None,
+                            "bootstrap",
+                            &tf.code,
+                            &tf.message,
+                            tf.detail.clone(),
+                        )
+                        .await;
                     }
                     (_, other) => {
                         tracing::warn!(device = %self.device_id, method = other.method_name(), "unexpected answer to bootstrap settings");
@@ -374,28 +455,52 @@ impl Session {
                         Ok(self.send(acs, body))
                     }
                     Progress::Done { result, mut learned, forget_prefix } => {
-                        if matches!(response, Body::SetParameterValuesResponse { .. }) && learned.is_empty() {
+                        if matches!(response, Body::SetParameterValuesResponse { .. })
+                            && learned.is_empty()
+                        {
                             learned = rpc::set_values_learned(&request, now);
                         }
                         if let Body::DeleteObject { object_name, .. } = &request {
-                            acs.inner.store.delete_parameters(&self.device_id, object_name).await.map_err(AcsError::storage)?;
+                            acs.inner
+                                .store
+                                .delete_parameters(&self.device_id, object_name)
+                                .await
+                                .map_err(AcsError::storage)?;
                         }
                         if let Some(prefix) = forget_prefix {
-                            acs.inner.store.delete_parameters(&self.device_id, &prefix).await.map_err(AcsError::storage)?;
+                            acs.inner
+                                .store
+                                .delete_parameters(&self.device_id, &prefix)
+                                .await
+                                .map_err(AcsError::storage)?;
                         }
                         if !learned.is_empty() {
-                            acs.inner.store.upsert_parameters(&self.device_id, &learned).await.map_err(AcsError::storage)?;
+                            acs.inner
+                                .store
+                                .upsert_parameters(&self.device_id, &learned)
+                                .await
+                                .map_err(AcsError::storage)?;
                         }
-                        self.finish_task(acs, task, TaskStatus::Done, Some(result), None, None).await?;
+                        self.finish_task(acs, *task, TaskStatus::Done, Some(result), None, None)
+                            .await?;
                         self.next(acs).await
                     }
                     Progress::AwaitCompletion { result } => {
                         let key = run.command_key.clone();
-                        self.finish_task(acs, task, TaskStatus::Running, Some(result), None, Some(key)).await?;
+                        self.finish_task(
+                            acs,
+                            *task,
+                            TaskStatus::Running,
+                            Some(result),
+                            None,
+                            Some(key),
+                        )
+                        .await?;
                         self.next(acs).await
                     }
                     Progress::Fault(fault) => {
-                        self.fail_inflight(acs, InFlight::Task { task, run, request }, fault).await?;
+                        self.fail_inflight(acs, InFlight::Task { task, run, request }, fault)
+                            .await?;
                         self.next(acs).await
                     }
                 }
@@ -416,11 +521,22 @@ impl Session {
                 return Ok(self.send(acs, request));
             }
             let now = now_utc();
-            let due = acs.inner.devices.get(&self.device_id).and_then(|e| e.next_task_due).is_some_and(|t| t <= now);
+            let due = acs
+                .inner
+                .devices
+                .get(&self.device_id)
+                .and_then(|e| e.next_task_due)
+                .is_some_and(|t| t <= now);
             if !due {
                 return Ok(self.end(acs));
             }
-            match acs.inner.store.next_due_task(&self.device_id, now).await.map_err(AcsError::storage)? {
+            match acs
+                .inner
+                .store
+                .next_due_task(&self.device_id, now)
+                .await
+                .map_err(AcsError::storage)?
+            {
                 Some(task) => {
                     let file = match self.resolve_file(acs, &task.spec).await {
                         Ok(f) => f,
@@ -432,7 +548,11 @@ impl Session {
                     match rpc::start(task.id, &task.spec, file.as_ref()) {
                         Ok((run, request)) => {
                             tracing::debug!(device = %self.device_id, task = task.id, name = task.spec.name(), "running task");
-                            self.inflight = Some(InFlight::Task { task, run, request: request.clone() });
+                            self.inflight = Some(InFlight::Task {
+                                task: Box::new(task),
+                                run,
+                                request: request.clone(),
+                            });
                             return Ok(self.send(acs, request));
                         }
                         Err(fault) => {
@@ -442,11 +562,16 @@ impl Session {
                 }
                 None => {
                     // Nothing due now: remember when the earliest backed-off task is due.
-                    let queued = acs.inner.store.list_tasks(&TaskFilter {
-                        device_id: Some(self.device_id.clone()),
-                        status: Some(TaskStatus::Queued),
-                        ..Default::default()
-                    }).await.map_err(AcsError::storage)?;
+                    let queued = acs
+                        .inner
+                        .store
+                        .list_tasks(&TaskFilter {
+                            device_id: Some(self.device_id.clone()),
+                            status: Some(TaskStatus::Queued),
+                            ..Default::default()
+                        })
+                        .await
+                        .map_err(AcsError::storage)?;
                     let next = queued.iter().map(|t| t.not_before).min();
                     if let Some(mut e) = acs.inner.devices.get_mut(&self.device_id) {
                         e.next_task_due = next;
@@ -468,11 +593,29 @@ impl Session {
                 let ms = format!("{root}ManagementServer.");
                 Some(Body::SetParameterValues {
                     parameter_list: vec![
-                        ParameterValue::string(format!("{ms}ConnectionRequestUsername"), cr_username.clone()),
-                        ParameterValue::string(format!("{ms}ConnectionRequestPassword"), cr_password.clone()),
-                        ParameterValue::new(format!("{ms}PeriodicInformEnable"), "true", ValueType::Boolean),
-                        ParameterValue::new(format!("{ms}PeriodicInformInterval"), interval.to_string(), ValueType::UnsignedInt),
-                        ParameterValue::new(format!("{ms}PeriodicInformTime"), spread_inform_time(&self.device_id, *interval), ValueType::DateTime),
+                        ParameterValue::string(
+                            format!("{ms}ConnectionRequestUsername"),
+                            cr_username.clone(),
+                        ),
+                        ParameterValue::string(
+                            format!("{ms}ConnectionRequestPassword"),
+                            cr_password.clone(),
+                        ),
+                        ParameterValue::new(
+                            format!("{ms}PeriodicInformEnable"),
+                            "true",
+                            ValueType::Boolean,
+                        ),
+                        ParameterValue::new(
+                            format!("{ms}PeriodicInformInterval"),
+                            interval.to_string(),
+                            ValueType::UnsignedInt,
+                        ),
+                        ParameterValue::new(
+                            format!("{ms}PeriodicInformTime"),
+                            spread_inform_time(&self.device_id, *interval),
+                            ValueType::DateTime,
+                        ),
                     ],
                     parameter_key: format!("acsd-bootstrap-{}", now_utc().unix_timestamp()),
                 })
@@ -483,7 +626,11 @@ impl Session {
     fn send(&mut self, acs: &Acs, body: Body) -> Reply {
         self.rpcs_sent += 1;
         acs.inner.metrics.sent(body.method_name());
-        Reply::Envelope { envelope: envelope(acs.next_request_id(), body), version: self.version, fault: false }
+        Reply::Envelope {
+            envelope: Box::new(envelope(acs.next_request_id(), body)),
+            version: self.version,
+            fault: false,
+        }
     }
 
     fn end(&mut self, acs: &Acs) -> Reply {
@@ -509,7 +656,14 @@ impl Session {
     /// The session timed out: its RPC in flight is a failed attempt.
     pub(crate) async fn expire(&mut self, acs: &Acs) {
         if let Some(inflight) = self.inflight.take() {
-            if let Err(e) = self.fail_inflight(acs, inflight, rpc::fault("timeout", "the CPE did not answer within the session timeout")).await {
+            if let Err(e) = self
+                .fail_inflight(
+                    acs,
+                    inflight,
+                    rpc::fault("timeout", "the CPE did not answer within the session timeout"),
+                )
+                .await
+            {
                 tracing::warn!(device = %self.device_id, error = %e, "could not record a timed-out task");
             }
         }
@@ -520,26 +674,55 @@ impl Session {
     /// The session is being abandoned (malformed request, connection error).
     pub(crate) async fn abort(&mut self, acs: &Acs, reason: &str) {
         if let Some(inflight) = self.inflight.take() {
-            if let Err(e) = self.fail_inflight(acs, inflight, rpc::fault("session_aborted", reason.to_string())).await {
+            if let Err(e) = self
+                .fail_inflight(acs, inflight, rpc::fault("session_aborted", reason.to_string()))
+                .await
+            {
                 tracing::warn!(device = %self.device_id, error = %e, "could not record an aborted task");
             }
         }
         self.release(acs, SessionOutcome::Aborted);
     }
 
-    async fn fail_inflight(&mut self, acs: &Acs, inflight: InFlight, fault: TaskFault) -> Result<(), AcsError> {
+    async fn fail_inflight(
+        &mut self,
+        acs: &Acs,
+        inflight: InFlight,
+        fault: TaskFault,
+    ) -> Result<(), AcsError> {
         match inflight {
-            InFlight::Task { task, .. } => self.fail_task(acs, task, fault).await,
+            InFlight::Task { task, .. } => self.fail_task(acs, *task, fault).await,
             InFlight::Internal { .. } => {
-                self.record_fault(acs, None, "bootstrap", &fault.code, &fault.message, fault.detail.clone()).await;
+                self.record_fault(
+                    acs,
+                    None,
+                    "bootstrap",
+                    &fault.code,
+                    &fault.message,
+                    fault.detail.clone(),
+                )
+                .await;
                 Ok(())
             }
         }
     }
 
     /// Record a task fault; transient faults are retried with backoff until attempts run out.
-    async fn fail_task(&mut self, acs: &Acs, mut task: Task, fault: TaskFault) -> Result<(), AcsError> {
-        self.record_fault(acs, Some(task.id), "task", &fault.code, &fault.message, fault.detail.clone()).await;
+    async fn fail_task(
+        &mut self,
+        acs: &Acs,
+        mut task: Task,
+        fault: TaskFault,
+    ) -> Result<(), AcsError> {
+        self.record_fault(
+            acs,
+            Some(task.id),
+            "task",
+            &fault.code,
+            &fault.message,
+            fault.detail.clone(),
+        )
+        .await;
         let retry = rpc::is_transient(&fault.code) && task.attempts < task.max_attempts;
         tracing::info!(device = %self.device_id, task = task.id, code = %fault.code, retry, "task fault");
         if retry {
@@ -580,7 +763,15 @@ impl Session {
         Ok(())
     }
 
-    async fn record_fault(&self, acs: &Acs, task_id: Option<i64>, channel: &str, code: &str, message: &str, detail: Value) {
+    async fn record_fault(
+        &self,
+        acs: &Acs,
+        task_id: Option<i64>,
+        channel: &str,
+        code: &str,
+        message: &str,
+        detail: Value,
+    ) {
         let f = NewFault {
             device_id: self.device_id.clone(),
             task_id,
@@ -597,18 +788,35 @@ impl Session {
 
     /// TransferComplete / DUStateChangeComplete: finish the task sent with this CommandKey;
     /// an empty key matches the one outstanding transfer of the device.
-    async fn transfer_complete(&mut self, acs: &Acs, command_key: &str, fault: &cwmp_schema::FaultStruct, extra: Value) -> Result<(), AcsError> {
+    async fn transfer_complete(
+        &mut self,
+        acs: &Acs,
+        command_key: &str,
+        fault: &cwmp_schema::FaultStruct,
+        extra: Value,
+    ) -> Result<(), AcsError> {
         let store = &acs.inner.store;
         let task = if command_key.is_empty() {
-            let running = store.list_tasks(&TaskFilter {
-                device_id: Some(self.device_id.clone()),
-                status: Some(TaskStatus::Running),
-                ..Default::default()
-            }).await.map_err(AcsError::storage)?;
-            let mut awaiting: Vec<Task> = running.into_iter().filter(|t| t.command_key.is_some()).collect();
-            if awaiting.len() == 1 { awaiting.pop() } else { None }
+            let running = store
+                .list_tasks(&TaskFilter {
+                    device_id: Some(self.device_id.clone()),
+                    status: Some(TaskStatus::Running),
+                    ..Default::default()
+                })
+                .await
+                .map_err(AcsError::storage)?;
+            let mut awaiting: Vec<Task> =
+                running.into_iter().filter(|t| t.command_key.is_some()).collect();
+            if awaiting.len() == 1 {
+                awaiting.pop()
+            } else {
+                None
+            }
         } else {
-            store.find_task_by_command_key(&self.device_id, command_key).await.map_err(AcsError::storage)?
+            store
+                .find_task_by_command_key(&self.device_id, command_key)
+                .await
+                .map_err(AcsError::storage)?
         };
         let Some(task) = task.filter(|t| t.status == TaskStatus::Running) else {
             tracing::info!(device = %self.device_id, command_key, "transfer completion matches no waiting task");
@@ -625,7 +833,11 @@ impl Session {
             t.result = Some(result);
             let tf = TaskFault {
                 code: fault.fault_code.code().to_string(),
-                message: if fault.fault_string.is_empty() { fault.fault_code.meaning().to_string() } else { fault.fault_string.clone() },
+                message: if fault.fault_string.is_empty() {
+                    fault.fault_code.meaning().to_string()
+                } else {
+                    fault.fault_string.clone()
+                },
                 detail: Value::Null,
             };
             self.fail_task(acs, t, tf).await
@@ -654,14 +866,21 @@ impl Session {
                 };
                 acs.enqueue_task(provisioning::NewTask::new(self.device_id.clone(), spec)).await?;
             }
-            None => tracing::info!(device = %self.device_id, file_type, "RequestDownload: no matching file"),
+            None => {
+                tracing::info!(device = %self.device_id, file_type, "RequestDownload: no matching file")
+            }
         }
         Ok(())
     }
 
-    async fn resolve_file(&self, acs: &Acs, spec: &TaskSpec) -> Result<Option<ResolvedFile>, TaskFault> {
+    async fn resolve_file(
+        &self,
+        acs: &Acs,
+        spec: &TaskSpec,
+    ) -> Result<Option<ResolvedFile>, TaskFault> {
         let (file_name, url) = match spec {
-            TaskSpec::Download { file_name, url, .. } | TaskSpec::ScheduleDownload { file_name, url, .. } => (file_name, url),
+            TaskSpec::Download { file_name, url, .. }
+            | TaskSpec::ScheduleDownload { file_name, url, .. } => (file_name, url),
             _ => return Ok(None),
         };
         if let Some(url) = url {
@@ -670,12 +889,20 @@ impl Session {
         let Some(name) = file_name else {
             return Err(rpc::fault("invalid_task", "download needs fileName or url"));
         };
-        let meta = acs.inner.store.get_file(name).await.map_err(|e| rpc::fault("storage", e.to_string()))?
-            .ok_or_else(|| rpc::fault("file_not_found", format!("no stored file named {name:?}")))?;
+        let meta = acs
+            .inner
+            .store
+            .get_file(name)
+            .await
+            .map_err(|e| rpc::fault("storage", e.to_string()))?
+            .ok_or_else(|| {
+                rpc::fault("file_not_found", format!("no stored file named {name:?}"))
+            })?;
         let base = acs.inner.config.public_url.clone().ok_or_else(|| {
             rpc::fault("no_public_url", "set --public-url so CPEs can be given download URLs")
         })?;
-        let expires = now_utc().unix_timestamp().max(0).unsigned_abs() + acs.inner.config.file_url_ttl.as_secs();
+        let expires = now_utc().unix_timestamp().max(0).unsigned_abs()
+            + acs.inner.config.file_url_ttl.as_secs();
         let url = crate::files::sign_file_url(&base, &meta.name, expires, &acs.inner.config.secret);
         Ok(Some(ResolvedFile { url, size: meta.length }))
     }
@@ -697,7 +924,10 @@ pub(crate) fn retry_backoff(attempt: u32) -> time::Duration {
 /// Passwords never go into the parameter cache in clear.
 fn redact_secrets(mut params: Vec<Parameter>) -> Vec<Parameter> {
     for p in &mut params {
-        if p.path.ends_with("Password") || p.path.ends_with("KeyPassphrase") || p.path.ends_with("PreSharedKey") {
+        if p.path.ends_with("Password")
+            || p.path.ends_with("KeyPassphrase")
+            || p.path.ends_with("PreSharedKey")
+        {
             p.value = Some(String::new());
         }
     }

@@ -179,7 +179,9 @@ impl Settings {
             None | Some("text") => false,
             Some("json") => true,
             Some(other) => {
-                return Err(ApiError::Config(format!("log format must be text or json, not {other}")))
+                return Err(ApiError::Config(format!(
+                    "log format must be text or json, not {other}"
+                )))
             }
         };
         Ok(Settings {
@@ -230,8 +232,11 @@ mod tests {
     fn flags_override_file_which_overrides_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("acsd.toml");
-        std::fs::write(&file, "cwmp_listen = \"127.0.0.1:1\"\napi_listen = \"127.0.0.1:2\"\ncpe_auth = \"basic\"\n")
-            .unwrap();
+        std::fs::write(
+            &file,
+            "cwmp_listen = \"127.0.0.1:1\"\napi_listen = \"127.0.0.1:2\"\ncpe_auth = \"basic\"\n",
+        )
+        .unwrap();
         let cli = ConfigArgs {
             config: Some(file),
             api_listen: Some("127.0.0.1:3".parse().unwrap()),
@@ -248,8 +253,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("acsd.toml");
         std::fs::write(&file, "cwmp_lisen = \"127.0.0.1:1\"\n").unwrap();
-        let err = Settings::resolve(ConfigArgs { config: Some(file), ..Default::default() })
-            .unwrap_err();
+        let err =
+            Settings::resolve(ConfigArgs { config: Some(file), ..Default::default() }).unwrap_err();
         assert!(err.to_string().contains("cwmp_lisen"), "{err}");
     }
 

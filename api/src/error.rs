@@ -68,8 +68,8 @@ impl IntoResponse for ApiError {
         } else {
             tracing::debug!(error = %self, "api request rejected");
         }
-        let mut resp = (status, Json(json!({ "error": code, "detail": self.to_string() })))
-            .into_response();
+        let mut resp =
+            (status, Json(json!({ "error": code, "detail": self.to_string() }))).into_response();
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

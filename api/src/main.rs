@@ -5,7 +5,11 @@ use api::{ConfigArgs, Settings};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "acsd", version, about = "TR-069 (CWMP) / TR-369 (USP) ACS and provisioning server")]
+#[command(
+    name = "acsd",
+    version,
+    about = "TR-069 (CWMP) / TR-369 (USP) ACS and provisioning server"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -76,7 +80,9 @@ fn main() -> anyhow::Result<()> {
                     println!("acsd: generated admin API token (shown once): {t}");
                 }
                 if let Some((u, p)) = &running.first_start.cpe_credentials {
-                    println!("acsd: generated CPE credentials (shown once): username {u} password {p}");
+                    println!(
+                        "acsd: generated CPE credentials (shown once): username {u} password {p}"
+                    );
                 }
                 shutdown_signal().await;
                 println!("acsd: shutting down");

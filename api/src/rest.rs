@@ -62,7 +62,10 @@ pub struct Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -70,7 +73,8 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
             .ok_or(ApiError::Unauthorized)?;
-        let found = state.store.find_api_token(&token_hash(token)).await?.ok_or(ApiError::Unauthorized)?;
+        let found =
+            state.store.find_api_token(&token_hash(token)).await?.ok_or(ApiError::Unauthorized)?;
         Ok(Caller { name: found.name, role: found.role })
     }
 }
@@ -116,11 +120,15 @@ async fn healthz() -> Json<Value> {
 
 async fn readyz(State(s): State<AppState>) -> Response {
     if s.acs.is_draining() {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "draining"}))).into_response();
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "draining"})))
+            .into_response();
     }
     match s.store.ping().await {
         Ok(()) => Json(json!({ "status": "ready", "store": s.store.backend() })).into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "detail": e.to_string()})))
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "detail": e.to_string()})),
+        )
             .into_response(),
     }
 }
@@ -238,12 +246,20 @@ async fn load_device(s: &AppState, id: &str) -> Result<Device, ApiError> {
     s.store.get_device(id).await?.ok_or_else(|| ApiError::NotFound(format!("device {id}")))
 }
 
-async fn get_device(State(s): State<AppState>, _c: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn get_device(
+    State(s): State<AppState>,
+    _c: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let d = load_device(&s, &id).await?;
     Ok(Json(device_json(&s.acs, &d)))
 }
 
-async fn delete_device(State(s): State<AppState>, c: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_device(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     c.require_write()?;
     if s.acs.has_session(&id) {
         return Err(ApiError::Conflict(format!("device {id} is in a session; retry shortly")));
@@ -251,7 +267,11 @@ async fn delete_device(State(s): State<AppState>, c: Caller, Path(id): Path<Stri
     s.acs.flush().await?;
     let existed = s.store.delete_device(&id).await?;
     s.acs.forget_device(&id);
-    if existed { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::NotFound(format!("device {id}"))) }
+    if existed {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("device {id}")))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -281,7 +301,11 @@ async fn device_parameters(
     Ok(Json(json!({ "items": items })))
 }
 
-async fn add_tag(State(s): State<AppState>, c: Caller, Path((id, tag)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+async fn add_tag(
+    State(s): State<AppState>,
+    c: Caller,
+    Path((id, tag)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
     c.require_write()?;
     if tag.is_empty() || tag.len() > 128 || tag.chars().any(char::is_control) {
         return Err(ApiError::BadRequest("a tag is 1 to 128 printable characters".into()));
@@ -289,7 +313,8 @@ async fn add_tag(State(s): State<AppState>, c: Caller, Path((id, tag)): Path<(St
     load_device(&s, &id).await?;
     s.acs.flush().await?;
     s.store.add_tag(&id, &tag).await?;
-    let d = s.store.get_device(&id).await?.ok_or_else(|| ApiError::NotFound(format!("device {id}")))?;
+    let d =
+        s.store.get_device(&id).await?.ok_or_else(|| ApiError::NotFound(format!("device {id}")))?;
     if let Some(mut live) = s.acs.device(&id) {
         live.tags = d.tags.clone();
         s.acs.refresh_device(live);
@@ -297,14 +322,19 @@ async fn add_tag(State(s): State<AppState>, c: Caller, Path((id, tag)): Path<(St
     Ok(Json(json!({ "tags": d.tags })))
 }
 
-async fn remove_tag(State(s): State<AppState>, c: Caller, Path((id, tag)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+async fn remove_tag(
+    State(s): State<AppState>,
+    c: Caller,
+    Path((id, tag)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
     c.require_write()?;
     load_device(&s, &id).await?;
     s.acs.flush().await?;
     if !s.store.remove_tag(&id, &tag).await? {
         return Err(ApiError::NotFound(format!("tag {tag}")));
     }
-    let d = s.store.get_device(&id).await?.ok_or_else(|| ApiError::NotFound(format!("device {id}")))?;
+    let d =
+        s.store.get_device(&id).await?.ok_or_else(|| ApiError::NotFound(format!("device {id}")))?;
     if let Some(mut live) = s.acs.device(&id) {
         live.tags = d.tags.clone();
         s.acs.refresh_device(live);
@@ -333,7 +363,10 @@ async fn create_task(
     spec.validate()?;
     let device = load_device(&s, &id).await?;
     if device.protocol == Protocol::Cwmp && spec.is_usp_only() {
-        return Err(ApiError::BadRequest(format!("task {} is only available over USP", spec.name())));
+        return Err(ApiError::BadRequest(format!(
+            "task {} is only available over USP",
+            spec.name()
+        )));
     }
     let task = s.acs.enqueue_task(NewTask::new(id.clone(), spec)).await?;
     tracing::info!(device = %id, task = task.id, caller = %c.name, "task queued");
@@ -356,8 +389,13 @@ async fn create_task(
     Ok((status, Json(body)).into_response())
 }
 
-async fn device_tasks(State(s): State<AppState>, _c: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let tasks = s.store.list_tasks(&TaskFilter { device_id: Some(id), ..Default::default() }).await?;
+async fn device_tasks(
+    State(s): State<AppState>,
+    _c: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let tasks =
+        s.store.list_tasks(&TaskFilter { device_id: Some(id), ..Default::default() }).await?;
     Ok(Json(json!({ "items": tasks })))
 }
 
@@ -379,12 +417,19 @@ async fn list_tasks(
     let status = match q.status.as_deref() {
         None => None,
         Some(st) => Some(TaskStatus::parse(st).ok_or_else(|| {
-            ApiError::BadRequest(format!("status must be queued, running, done, fault or expired, not {st:?}"))
+            ApiError::BadRequest(format!(
+                "status must be queued, running, done, fault or expired, not {st:?}"
+            ))
         })?),
     };
     let tasks = s
         .store
-        .list_tasks(&TaskFilter { device_id: q.device, status, limit: Some(q.limit.unwrap_or(100).min(10_000)), offset: q.offset })
+        .list_tasks(&TaskFilter {
+            device_id: q.device,
+            status,
+            limit: Some(q.limit.unwrap_or(100).min(10_000)),
+            offset: q.offset,
+        })
         .await?;
     Ok(Json(json!({ "items": tasks })))
 }
@@ -393,19 +438,35 @@ fn parse_id(raw: &str) -> Result<i64, ApiError> {
     raw.parse().map_err(|_| ApiError::BadRequest(format!("{raw:?} is not a numeric id")))
 }
 
-async fn get_task(State(s): State<AppState>, _c: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn get_task(
+    State(s): State<AppState>,
+    _c: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     let t = s.store.get_task(id).await?.ok_or_else(|| ApiError::NotFound(format!("task {id}")))?;
     Ok(Json(serde_json::to_value(&t).unwrap_or(Value::Null)))
 }
 
-async fn delete_task(State(s): State<AppState>, c: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_task(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     c.require_write()?;
     let id = parse_id(&id)?;
-    if s.store.delete_task(id).await? { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::NotFound(format!("task {id}"))) }
+    if s.store.delete_task(id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("task {id}")))
+    }
 }
 
-async fn retry_task(State(s): State<AppState>, c: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn retry_task(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     c.require_write()?;
     let id = parse_id(&id)?;
     let t = s.acs.retry_task(id).await?.ok_or_else(|| ApiError::NotFound(format!("task {id}")))?;
@@ -429,15 +490,28 @@ async fn list_faults(
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let faults = s
         .store
-        .list_faults(&FaultFilter { device_id: q.device, task_id: q.task, limit: Some(q.limit.unwrap_or(100).min(10_000)), offset: q.offset })
+        .list_faults(&FaultFilter {
+            device_id: q.device,
+            task_id: q.task,
+            limit: Some(q.limit.unwrap_or(100).min(10_000)),
+            offset: q.offset,
+        })
         .await?;
     Ok(Json(json!({ "items": faults })))
 }
 
-async fn delete_fault(State(s): State<AppState>, c: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_fault(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     c.require_write()?;
     let id = parse_id(&id)?;
-    if s.store.delete_fault(id).await? { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::NotFound(format!("fault {id}"))) }
+    if s.store.delete_fault(id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("fault {id}")))
+    }
 }
 
 fn valid_file_name(name: &str) -> Result<(), ApiError> {
@@ -445,7 +519,13 @@ fn valid_file_name(name: &str) -> Result<(), ApiError> {
         && name.len() <= 200
         && !name.starts_with('.')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
-    if ok { Ok(()) } else { Err(ApiError::BadRequest("file names use letters, digits, '.', '-' and '_' and do not start with '.'".into())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(
+            "file names use letters, digits, '.', '-' and '_' and do not start with '.'".into(),
+        ))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -490,15 +570,27 @@ async fn put_file(
     Ok((StatusCode::CREATED, Json(meta)))
 }
 
-async fn get_file(State(s): State<AppState>, _c: Caller, Path(name): Path<String>) -> Result<Json<FileMeta>, ApiError> {
-    s.store.get_file(&name).await?.map(Json).ok_or_else(|| ApiError::NotFound(format!("file {name}")))
+async fn get_file(
+    State(s): State<AppState>,
+    _c: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<FileMeta>, ApiError> {
+    s.store
+        .get_file(&name)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("file {name}")))
 }
 
 async fn list_files(State(s): State<AppState>, _c: Caller) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "items": s.store.list_files().await? })))
 }
 
-async fn delete_file(State(s): State<AppState>, c: Caller, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_file(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
     c.require_write()?;
     valid_file_name(&name)?;
     if !s.store.delete_file(&name).await? {

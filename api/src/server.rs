@@ -79,7 +79,9 @@ async fn setting_or_generate(
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ApiError> {
-    TcpListener::bind(addr).await.map_err(|source| ApiError::Listen { addr: addr.to_string(), source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ApiError::Listen { addr: addr.to_string(), source })
 }
 
 fn load_tls(settings: &Settings) -> Result<tokio_rustls::TlsAcceptor, ApiError> {
@@ -87,29 +89,36 @@ fn load_tls(settings: &Settings) -> Result<tokio_rustls::TlsAcceptor, ApiError> 
         return Err(ApiError::Tls("--tls-cert and --tls-key are required".into()));
     };
     let certs = {
-        let data = std::fs::read(cert).map_err(|e| ApiError::Tls(format!("{}: {e}", cert.display())))?;
+        let data =
+            std::fs::read(cert).map_err(|e| ApiError::Tls(format!("{}: {e}", cert.display())))?;
         rustls_pemfile::certs(&mut data.as_slice())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ApiError::Tls(format!("{}: {e}", cert.display())))?
     };
     let key = {
-        let data = std::fs::read(key).map_err(|e| ApiError::Tls(format!("{}: {e}", key.display())))?;
+        let data =
+            std::fs::read(key).map_err(|e| ApiError::Tls(format!("{}: {e}", key.display())))?;
         rustls_pemfile::private_key(&mut data.as_slice())
             .map_err(|e| ApiError::Tls(format!("{}: {e}", key.display())))?
             .ok_or_else(|| ApiError::Tls(format!("{}: no private key found", key.display())))?
     };
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ApiError::Tls(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| ApiError::Tls(e.to_string()))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| ApiError::Tls(e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| ApiError::Tls(e.to_string()))?;
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 /// Open storage, start the engine and every listener. Listeners bound to port 0 get an
 /// ephemeral port (see the returned addresses), so tests run the real server.
-pub async fn start(settings: Settings, admin_token: Option<String>) -> Result<RunningServer, ApiError> {
+pub async fn start(
+    settings: Settings,
+    admin_token: Option<String>,
+) -> Result<RunningServer, ApiError> {
     std::fs::create_dir_all(&settings.data_dir)?;
     let files_dir = settings.data_dir.join("files");
     std::fs::create_dir_all(&files_dir)?;
@@ -168,7 +177,11 @@ pub async fn start(settings: Settings, admin_token: Option<String>) -> Result<Ru
     let cwmp_listener = bind(settings.cwmp_listen).await?;
     let cwmp_addr = cwmp_listener.local_addr()?;
     cfg.public_url = Some(settings.public_url.clone().unwrap_or_else(|| {
-        let host = if cwmp_addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { cwmp_addr.ip().to_string() };
+        let host = if cwmp_addr.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            cwmp_addr.ip().to_string()
+        };
         format!("http://{host}:{}", cwmp_addr.port())
     }));
 
@@ -226,5 +239,13 @@ pub async fn start(settings: Settings, admin_token: Option<String>) -> Result<Ru
     // The flusher runs detached; the CWMP listener flushes it at shutdown.
     drop(flusher);
 
-    Ok(RunningServer { cwmp_addr, cwmps_addr, api_addr, acs, first_start, shutdown: shutdown_tx, tasks })
+    Ok(RunningServer {
+        cwmp_addr,
+        cwmps_addr,
+        api_addr,
+        acs,
+        first_start,
+        shutdown: shutdown_tx,
+        tasks,
+    })
 }

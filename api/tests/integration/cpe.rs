@@ -62,8 +62,18 @@ impl TestCpe {
             ("Device.ManagementServer.ConnectionRequestUsername", "", ValueType::String, true),
             ("Device.ManagementServer.ConnectionRequestPassword", "", ValueType::String, true),
             ("Device.ManagementServer.PeriodicInformEnable", "false", ValueType::Boolean, true),
-            ("Device.ManagementServer.PeriodicInformInterval", "86400", ValueType::UnsignedInt, true),
-            ("Device.ManagementServer.PeriodicInformTime", "0001-01-01T00:00:00Z", ValueType::DateTime, true),
+            (
+                "Device.ManagementServer.PeriodicInformInterval",
+                "86400",
+                ValueType::UnsignedInt,
+                true,
+            ),
+            (
+                "Device.ManagementServer.PeriodicInformTime",
+                "0001-01-01T00:00:00Z",
+                ValueType::DateTime,
+                true,
+            ),
             ("Device.ManagementServer.ParameterKey", "", ValueType::String, false),
             ("Device.WiFi.SSID.1.SSID", "default", ValueType::String, true),
             ("Device.WiFi.SSID.1.Enable", "true", ValueType::Boolean, true),
@@ -76,18 +86,58 @@ impl TestCpe {
     pub fn tr098(acs: SocketAddr, serial: &str) -> Self {
         let mut cpe = Self::empty(acs, serial, "InternetGatewayDevice.");
         for (k, v, ty, w) in [
-            ("InternetGatewayDevice.DeviceSummary", "InternetGatewayDevice:1.4[](Baseline:2)", ValueType::String, false),
+            (
+                "InternetGatewayDevice.DeviceSummary",
+                "InternetGatewayDevice:1.4[](Baseline:2)",
+                ValueType::String,
+                false,
+            ),
             ("InternetGatewayDevice.DeviceInfo.Manufacturer", "OldCo", ValueType::String, false),
             ("InternetGatewayDevice.DeviceInfo.SoftwareVersion", "3.2", ValueType::String, false),
             ("InternetGatewayDevice.DeviceInfo.HardwareVersion", "A", ValueType::String, false),
-            ("InternetGatewayDevice.ManagementServer.ConnectionRequestURL", "", ValueType::String, false),
-            ("InternetGatewayDevice.ManagementServer.ConnectionRequestUsername", "", ValueType::String, true),
-            ("InternetGatewayDevice.ManagementServer.ConnectionRequestPassword", "", ValueType::String, true),
-            ("InternetGatewayDevice.ManagementServer.PeriodicInformEnable", "false", ValueType::Boolean, true),
-            ("InternetGatewayDevice.ManagementServer.PeriodicInformInterval", "86400", ValueType::UnsignedInt, true),
-            ("InternetGatewayDevice.ManagementServer.PeriodicInformTime", "0001-01-01T00:00:00Z", ValueType::DateTime, true),
+            (
+                "InternetGatewayDevice.ManagementServer.ConnectionRequestURL",
+                "",
+                ValueType::String,
+                false,
+            ),
+            (
+                "InternetGatewayDevice.ManagementServer.ConnectionRequestUsername",
+                "",
+                ValueType::String,
+                true,
+            ),
+            (
+                "InternetGatewayDevice.ManagementServer.ConnectionRequestPassword",
+                "",
+                ValueType::String,
+                true,
+            ),
+            (
+                "InternetGatewayDevice.ManagementServer.PeriodicInformEnable",
+                "false",
+                ValueType::Boolean,
+                true,
+            ),
+            (
+                "InternetGatewayDevice.ManagementServer.PeriodicInformInterval",
+                "86400",
+                ValueType::UnsignedInt,
+                true,
+            ),
+            (
+                "InternetGatewayDevice.ManagementServer.PeriodicInformTime",
+                "0001-01-01T00:00:00Z",
+                ValueType::DateTime,
+                true,
+            ),
             ("InternetGatewayDevice.ManagementServer.ParameterKey", "", ValueType::String, false),
-            ("InternetGatewayDevice.LANDevice.1.WLANConfiguration.1.SSID", "old", ValueType::String, true),
+            (
+                "InternetGatewayDevice.LANDevice.1.WLANConfiguration.1.SSID",
+                "old",
+                ValueType::String,
+                true,
+            ),
         ] {
             cpe.params.insert(k.into(), Param { value: v.into(), ty, writable: w });
         }
@@ -211,7 +261,10 @@ impl TestCpe {
             retry_count: 0,
             parameter_list: list,
         };
-        cwmp_schema::encode(&Envelope::new(Some("cpe-1".into()), Body::Inform(inform)), self.version)
+        cwmp_schema::encode(
+            &Envelope::new(Some("cpe-1".into()), Body::Inform(inform)),
+            self.version,
+        )
     }
 
     /// Send the Inform; returns the exchange (InformResponse expected).
@@ -225,7 +278,11 @@ impl TestCpe {
     pub async fn session(&mut self, events: &[&str]) -> anyhow::Result<Vec<String>> {
         let first = self.inform(events).await?;
         anyhow::ensure!(first.status == 200, "inform answered {}", first.status);
-        anyhow::ensure!(matches!(first.body, Some(Body::InformResponse { .. })), "not an InformResponse: {:?}", first.body);
+        anyhow::ensure!(
+            matches!(first.body, Some(Body::InformResponse { .. })),
+            "not an InformResponse: {:?}",
+            first.body
+        );
         let mut rpcs = Vec::new();
         let mut next = if let Some(key) = self.pending_transfer.take() {
             let tc = Body::TransferComplete(TransferComplete {
@@ -234,7 +291,12 @@ impl TestCpe {
                 start_time: "2026-11-25T12:00:00Z".into(),
                 complete_time: "2026-11-25T12:00:05Z".into(),
             });
-            let r = self.post_raw(cwmp_schema::encode(&Envelope::new(Some("cpe-2".into()), tc), self.version)).await?;
+            let r = self
+                .post_raw(cwmp_schema::encode(
+                    &Envelope::new(Some("cpe-2".into()), tc),
+                    self.version,
+                ))
+                .await?;
             anyhow::ensure!(matches!(r.body, Some(Body::TransferCompleteResponse)), "{:?}", r.body);
             self.post_raw(Vec::new()).await?
         } else {
@@ -250,7 +312,12 @@ impl TestCpe {
             rpcs.push(request.method_name().to_string());
             self.received.push(request.method_name().to_string());
             let answer = self.answer(request);
-            next = self.post_raw(cwmp_schema::encode(&Envelope::new(Some("cpe-r".into()), answer), self.version)).await?;
+            next = self
+                .post_raw(cwmp_schema::encode(
+                    &Envelope::new(Some("cpe-r".into()), answer),
+                    self.version,
+                ))
+                .await?;
         }
         anyhow::bail!("session did not end")
     }
@@ -268,8 +335,24 @@ impl TestCpe {
                     let matches: Vec<_> = self
                         .params
                         .iter()
-                        .filter(|(k, _)| if n.ends_with('.') || n.is_empty() { k.starts_with(&n) } else { **k == n })
-                        .map(|(k, p)| ParameterValue::new(k.clone(), if k.ends_with("Password") { String::new() } else { p.value.clone() }, p.ty.clone()))
+                        .filter(|(k, _)| {
+                            if n.ends_with('.') || n.is_empty() {
+                                k.starts_with(&n)
+                            } else {
+                                **k == n
+                            }
+                        })
+                        .map(|(k, p)| {
+                            ParameterValue::new(
+                                k.clone(),
+                                if k.ends_with("Password") {
+                                    String::new()
+                                } else {
+                                    p.value.clone()
+                                },
+                                p.ty.clone(),
+                            )
+                        })
                         .collect();
                     if matches.is_empty() {
                         return Self::fault(9005, "Invalid parameter name");
@@ -283,7 +366,11 @@ impl TestCpe {
                 for p in &parameter_list {
                     match self.params.get(&p.name) {
                         None => faults.push((p.name.clone(), 9005, "Invalid parameter name")),
-                        Some(x) if !x.writable => faults.push((p.name.clone(), 9008, "Attempt to set a non-writable parameter")),
+                        Some(x) if !x.writable => faults.push((
+                            p.name.clone(),
+                            9008,
+                            "Attempt to set a non-writable parameter",
+                        )),
                         _ => {}
                     }
                 }
@@ -294,7 +381,11 @@ impl TestCpe {
                         string: "Invalid arguments".into(),
                         set_parameter_values_faults: faults
                             .into_iter()
-                            .map(|(n, c, s)| SetParameterValuesFault { parameter_name: n, code: FaultCode::from_code(c), string: s.into() })
+                            .map(|(n, c, s)| SetParameterValuesFault {
+                                parameter_name: n,
+                                code: FaultCode::from_code(c),
+                                string: s.into(),
+                            })
                             .collect(),
                     };
                     return Body::Fault(f);
@@ -328,14 +419,25 @@ impl TestCpe {
                 }
                 let list = names
                     .into_iter()
-                    .filter(|(n, _)| !next_level || n[parameter_path.len()..].trim_end_matches('.').split('.').count() == 1)
+                    .filter(|(n, _)| {
+                        !next_level
+                            || n[parameter_path.len()..].trim_end_matches('.').split('.').count()
+                                == 1
+                    })
                     .map(|(name, writable)| ParameterInfo { name, writable })
                     .collect();
                 Body::GetParameterNamesResponse { parameter_list: list }
             }
             Body::AddObject { object_name, .. } => {
-                let n = (1..).find(|i| !self.params.keys().any(|k| k.starts_with(&format!("{object_name}{i}.")))).unwrap_or(1);
-                self.params.insert(format!("{object_name}{n}.SSID"), Param { value: String::new(), ty: ValueType::String, writable: true });
+                let n = (1..)
+                    .find(|i| {
+                        !self.params.keys().any(|k| k.starts_with(&format!("{object_name}{i}.")))
+                    })
+                    .unwrap_or(1);
+                self.params.insert(
+                    format!("{object_name}{n}.SSID"),
+                    Param { value: String::new(), ty: ValueType::String, writable: true },
+                );
                 Body::AddObjectResponse { instance_number: n, status: 0 }
             }
             Body::DeleteObject { object_name, .. } => {
@@ -346,28 +448,50 @@ impl TestCpe {
             Body::FactoryReset => Body::FactoryResetResponse,
             Body::Download(d) => {
                 self.pending_transfer = Some(d.command_key);
-                Body::DownloadResponse { status: 1, start_time: "0001-01-01T00:00:00Z".into(), complete_time: "0001-01-01T00:00:00Z".into() }
+                Body::DownloadResponse {
+                    status: 1,
+                    start_time: "0001-01-01T00:00:00Z".into(),
+                    complete_time: "0001-01-01T00:00:00Z".into(),
+                }
             }
-            Body::GetRpcMethods => Body::GetRpcMethodsResponse { method_list: vec!["GetParameterValues".into(), "SetParameterValues".into()] },
-            Body::ScheduleInform { .. } => Body::ScheduleInformResponse,
-            Body::GetParameterAttributes { parameter_names } => Body::GetParameterAttributesResponse {
-                parameter_list: parameter_names
-                    .into_iter()
-                    .map(|name| cwmp_schema::ParameterAttributeStruct { name, notification: 0, access_list: vec!["Subscriber".into()] })
-                    .collect(),
+            Body::GetRpcMethods => Body::GetRpcMethodsResponse {
+                method_list: vec!["GetParameterValues".into(), "SetParameterValues".into()],
             },
+            Body::ScheduleInform { .. } => Body::ScheduleInformResponse,
+            Body::GetParameterAttributes { parameter_names } => {
+                Body::GetParameterAttributesResponse {
+                    parameter_list: parameter_names
+                        .into_iter()
+                        .map(|name| cwmp_schema::ParameterAttributeStruct {
+                            name,
+                            notification: 0,
+                            access_list: vec!["Subscriber".into()],
+                        })
+                        .collect(),
+                }
+            }
             Body::SetParameterAttributes { .. } => Body::SetParameterAttributesResponse,
             Body::Upload(u) => {
                 self.pending_transfer = Some(u.command_key);
-                Body::UploadResponse { status: 1, start_time: "0001-01-01T00:00:00Z".into(), complete_time: "0001-01-01T00:00:00Z".into() }
+                Body::UploadResponse {
+                    status: 1,
+                    start_time: "0001-01-01T00:00:00Z".into(),
+                    complete_time: "0001-01-01T00:00:00Z".into(),
+                }
             }
             Body::GetAllQueuedTransfers => Body::GetAllQueuedTransfersResponse {
                 transfer_list: vec![cwmp_schema::AllQueuedTransferStruct {
-                    command_key: "k".into(), state: 2, is_download: true, file_type: "1 Firmware Upgrade Image".into(),
-                    file_size: 10, target_file_name: String::new(),
+                    command_key: "k".into(),
+                    state: 2,
+                    is_download: true,
+                    file_type: "1 Firmware Upgrade Image".into(),
+                    file_size: 10,
+                    target_file_name: String::new(),
                 }],
             },
-            Body::GetQueuedTransfers => Body::GetQueuedTransfersResponse { transfer_list: Vec::new() },
+            Body::GetQueuedTransfers => {
+                Body::GetQueuedTransfersResponse { transfer_list: Vec::new() }
+            }
             Body::ScheduleDownload(d) => {
                 self.pending_transfer = Some(d.command_key);
                 Body::ScheduleDownloadResponse

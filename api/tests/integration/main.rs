@@ -29,7 +29,10 @@ async fn pg_url() -> Option<String> {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(&base).await.expect("postgres reachable");
     let schema = format!("acsd_api_{:016x}", rand::random::<u64>());
-    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.expect("create schema");
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut conn)
+        .await
+        .expect("create schema");
     let sep = if base.contains('?') { '&' } else { '?' };
     Some(format!("{base}{sep}options=-c%20search_path%3D{schema}"))
 }
@@ -84,7 +87,14 @@ impl Harness {
     }
 
     async fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        api_call(self.server().api_addr, method, path, body.map(|b| b.to_string().into_bytes()), Some(TOKEN)).await
+        api_call(
+            self.server().api_addr,
+            method,
+            path,
+            body.map(|b| b.to_string().into_bytes()),
+            Some(TOKEN),
+        )
+        .await
     }
 }
 
@@ -94,9 +104,16 @@ enum Backend {
     Postgres,
 }
 
-async fn api_call(addr: SocketAddr, method: &str, path: &str, body: Option<Vec<u8>>, token: Option<&str>) -> (u16, Value) {
+async fn api_call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<Vec<u8>>,
+    token: Option<&str>,
+) -> (u16, Value) {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
     tokio::spawn(conn);
     let mut req = http::Request::builder().method(method).uri(path).header("host", "acsd");
     if let Some(t) = token {
@@ -109,7 +126,8 @@ async fn api_call(addr: SocketAddr, method: &str, path: &str, body: Option<Vec<u
     let resp = sender.send_request(req).await.unwrap();
     let status = resp.status().as_u16();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let v = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    let v = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
     (status, v)
 }
 
@@ -162,7 +180,8 @@ async fn bootstrap_case(b: Backend) {
         assert_eq!(cpe.value(&format!("{ms}PeriodicInformEnable")), Some("true"));
         assert_eq!(cpe.value(&format!("{ms}PeriodicInformInterval")), Some("3600"));
         assert!(cpe.value(&format!("{ms}PeriodicInformTime")).unwrap().starts_with("1970-01-01T"));
-        let (st, dev) = h.api("GET", &format!("/api/v1/devices/{}", enc(&cpe.device_id())), None).await;
+        let (st, dev) =
+            h.api("GET", &format!("/api/v1/devices/{}", enc(&cpe.device_id())), None).await;
         assert_eq!(st, 200, "{dev}");
         assert_eq!(dev["periodicInformInterval"], 3600);
         assert_eq!(dev["online"], true);
@@ -179,10 +198,14 @@ async fn queued_task_case(b: Backend) {
     cpe.session(&["0 BOOTSTRAP"]).await.unwrap();
     let id = enc(&cpe.device_id());
     let (st, task) = h
-        .api("POST", &format!("/api/v1/devices/{id}/tasks"), Some(json!({
-            "name": "setParameterValues",
-            "parameterValues": [["Device.WiFi.SSID.1.SSID", "home-net", "xsd:string"]]
-        })))
+        .api(
+            "POST",
+            &format!("/api/v1/devices/{id}/tasks"),
+            Some(json!({
+                "name": "setParameterValues",
+                "parameterValues": [["Device.WiFi.SSID.1.SSID", "home-net", "xsd:string"]]
+            })),
+        )
         .await;
     assert_eq!(st, 202, "{task}");
     assert_eq!(task["status"], "queued");
@@ -191,8 +214,16 @@ async fn queued_task_case(b: Backend) {
     assert_eq!(cpe.value("Device.WiFi.SSID.1.SSID"), Some("home-net"));
     let (_, t) = h.api("GET", &format!("/api/v1/tasks/{}", task["id"]), None).await;
     assert_eq!(t["status"], "done", "{t}");
-    let (_, params) = h.api("GET", &format!("/api/v1/devices/{id}/parameters?prefix=Device.WiFi."), None).await;
-    assert!(params["items"].as_array().unwrap().iter().any(|p| p["path"] == "Device.WiFi.SSID.1.SSID" && p["value"] == "home-net"), "{params}");
+    let (_, params) =
+        h.api("GET", &format!("/api/v1/devices/{id}/parameters?prefix=Device.WiFi."), None).await;
+    assert!(
+        params["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["path"] == "Device.WiFi.SSID.1.SSID" && p["value"] == "home-net"),
+        "{params}"
+    );
 
     // Every other RPC round-trips too.
     for spec in [
@@ -205,14 +236,26 @@ async fn queued_task_case(b: Backend) {
         json!({"name": "scheduleInform", "delaySeconds": 5}),
         json!({"name": "reboot"}),
     ] {
-        let (st, _) = h.api("POST", &format!("/api/v1/devices/{id}/tasks"), Some(spec.clone())).await;
+        let (st, _) =
+            h.api("POST", &format!("/api/v1/devices/{id}/tasks"), Some(spec.clone())).await;
         assert_eq!(st, 202);
     }
     let rpcs = cpe.session(&["2 PERIODIC"]).await.unwrap();
-    assert_eq!(rpcs, vec![
-        "GetParameterValues", "GetParameterNames", "GetParameterNames", "GetParameterValues",
-        "AddObject", "SetParameterValues", "DeleteObject", "GetRPCMethods", "ScheduleInform", "Reboot",
-    ]);
+    assert_eq!(
+        rpcs,
+        vec![
+            "GetParameterValues",
+            "GetParameterNames",
+            "GetParameterNames",
+            "GetParameterValues",
+            "AddObject",
+            "SetParameterValues",
+            "DeleteObject",
+            "GetRPCMethods",
+            "ScheduleInform",
+            "Reboot",
+        ]
+    );
     let (_, tasks) = h.api("GET", &format!("/api/v1/tasks?device={id}&status=done"), None).await;
     assert_eq!(tasks["items"].as_array().unwrap().len(), 9, "{tasks}");
 }
@@ -224,7 +267,11 @@ async fn fault_case(b: Backend) {
     cpe.session(&["0 BOOTSTRAP"]).await.unwrap();
     let id = enc(&cpe.device_id());
     let (_, task) = h
-        .api("POST", &format!("/api/v1/devices/{id}/tasks"), Some(json!({"name": "getParameterValues", "parameterNames": ["Device.Nope."]})))
+        .api(
+            "POST",
+            &format!("/api/v1/devices/{id}/tasks"),
+            Some(json!({"name": "getParameterValues", "parameterNames": ["Device.Nope."]})),
+        )
         .await;
     cpe.session(&["2 PERIODIC"]).await.unwrap();
     let (_, t) = h.api("GET", &format!("/api/v1/tasks/{}", task["id"]), None).await;
@@ -270,15 +317,32 @@ async fn download_then_transfer_complete_matched_by_command_key() {
     cpe.session(&["0 BOOTSTRAP"]).await.unwrap();
     let id = enc(&cpe.device_id());
     let firmware = b"firmware-image-bytes".to_vec();
-    let (st, meta) = api_call(h.server().api_addr, "PUT", "/api/v1/files/fw-1.bin?fileType=1%20Firmware%20Upgrade%20Image&version=2.0", Some(firmware.clone()), Some(TOKEN)).await;
+    let (st, meta) = api_call(
+        h.server().api_addr,
+        "PUT",
+        "/api/v1/files/fw-1.bin?fileType=1%20Firmware%20Upgrade%20Image&version=2.0",
+        Some(firmware.clone()),
+        Some(TOKEN),
+    )
+    .await;
     assert_eq!(st, 201, "{meta}");
-    let (_, task) = h.api("POST", &format!("/api/v1/devices/{id}/tasks"), Some(json!({"name": "download", "fileName": "fw-1.bin"}))).await;
+    let (_, task) = h
+        .api(
+            "POST",
+            &format!("/api/v1/devices/{id}/tasks"),
+            Some(json!({"name": "download", "fileName": "fw-1.bin"})),
+        )
+        .await;
     assert_eq!(cpe.session(&["2 PERIODIC"]).await.unwrap(), vec!["Download"]);
     let (_, t) = h.api("GET", &format!("/api/v1/tasks/{}", task["id"]), None).await;
     assert_eq!(t["status"], "running", "waits for TransferComplete: {t}");
     let key = cpe.pending_transfer.clone().unwrap();
     // The CPE reboots into the new image and reports the transfer.
-    assert!(cpe.session(&["1 BOOT", "7 TRANSFER COMPLETE", &format!("M Download|{key}")]).await.unwrap().is_empty());
+    assert!(cpe
+        .session(&["1 BOOT", "7 TRANSFER COMPLETE", &format!("M Download|{key}")])
+        .await
+        .unwrap()
+        .is_empty());
     let (_, t) = h.api("GET", &format!("/api/v1/tasks/{}", task["id"]), None).await;
     assert_eq!(t["status"], "done", "{t}");
     assert_eq!(t["result"]["completeTime"], "2026-11-25T12:00:05Z");
@@ -354,7 +418,9 @@ async fn bad_input_gets_precise_errors() {
     assert_eq!(body["error"], "unauthorized");
     cpe.session(&["0 BOOTSTRAP"]).await.unwrap();
     let id = enc(&cpe.device_id());
-    let (st, body) = h.api("POST", &format!("/api/v1/devices/{id}/tasks"), Some(json!({"name": "frobnicate"}))).await;
+    let (st, body) = h
+        .api("POST", &format!("/api/v1/devices/{id}/tasks"), Some(json!({"name": "frobnicate"})))
+        .await;
     assert_eq!(st, 400, "{body}");
     assert!(body["detail"].as_str().unwrap().contains("invalid task"));
     let (st, _) = h.api("GET", "/api/v1/devices/nope", None).await;
@@ -370,34 +436,46 @@ async fn cr_listener(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let auth = std::sync::Arc::new(Authenticator::new(CpeAuthMode::Digest, "test-cpe", b"cpe-secret-for-nonces-0123456789"));
+    let auth = std::sync::Arc::new(Authenticator::new(
+        CpeAuthMode::Digest,
+        "test-cpe",
+        b"cpe-secret-for-nonces-0123456789",
+    ));
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { return };
             let (tx, auth, creds) = (tx.clone(), auth.clone(), creds.clone());
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    let (tx, auth, creds) = (tx.clone(), auth.clone(), creds.clone());
-                    async move {
-                        let lookup = |u: &str| {
-                            let c = creds.lock().unwrap();
-                            (c.0 == u).then(|| c.1.clone())
-                        };
-                        let outcome = auth.authenticate(req.method(), req.uri(), req.headers().get("authorization"), &lookup);
-                        let mut resp = http::Response::new(Full::new(Bytes::new()));
-                        match outcome {
-                            AuthOutcome::Rejected(ch) => {
-                                *resp.status_mut() = http::StatusCode::UNAUTHORIZED;
-                                ch.apply(resp.headers_mut());
+                let svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let (tx, auth, creds) = (tx.clone(), auth.clone(), creds.clone());
+                        async move {
+                            let lookup = |u: &str| {
+                                let c = creds.lock().unwrap();
+                                (c.0 == u).then(|| c.1.clone())
+                            };
+                            let outcome = auth.authenticate(
+                                req.method(),
+                                req.uri(),
+                                req.headers().get("authorization"),
+                                &lookup,
+                            );
+                            let mut resp = http::Response::new(Full::new(Bytes::new()));
+                            match outcome {
+                                AuthOutcome::Rejected(ch) => {
+                                    *resp.status_mut() = http::StatusCode::UNAUTHORIZED;
+                                    ch.apply(resp.headers_mut());
+                                }
+                                _ => {
+                                    let _ = tx.send(());
+                                }
                             }
-                            _ => {
-                                let _ = tx.send(());
-                            }
+                            Ok::<_, std::convert::Infallible>(resp)
                         }
-                        Ok::<_, std::convert::Infallible>(resp)
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
             });
         }
     });
@@ -429,7 +507,10 @@ async fn connection_request_case(b: Backend) {
         .await
     });
     // The ACS knocks (Digest-authenticated); the CPE opens a session right away.
-    tokio::time::timeout(Duration::from_secs(5), cr_rx.recv()).await.expect("connection request arrives").unwrap();
+    tokio::time::timeout(Duration::from_secs(5), cr_rx.recv())
+        .await
+        .expect("connection request arrives")
+        .unwrap();
     assert_eq!(cpe.session(&["6 CONNECTION REQUEST"]).await.unwrap(), vec!["GetParameterValues"]);
     let (status, task) = call.await.unwrap();
     assert_eq!(status, 200, "{task}");
@@ -439,8 +520,14 @@ async fn connection_request_case(b: Backend) {
     // Wrong CR credentials on the CPE side: the call still queues the task and says why.
     *creds.lock().unwrap() = ("someone".into(), "else".into());
     let (status, task) = h
-        .api("POST", &format!("/api/v1/devices/{}/tasks?connection_request=true&timeout=1000", enc(&cpe.device_id())),
-            Some(json!({"name": "reboot"})))
+        .api(
+            "POST",
+            &format!(
+                "/api/v1/devices/{}/tasks?connection_request=true&timeout=1000",
+                enc(&cpe.device_id())
+            ),
+            Some(json!({"name": "reboot"})),
+        )
         .await;
     assert_eq!(status, 202, "{task}");
     assert_eq!(task["status"], "queued");
@@ -456,7 +543,8 @@ async fn digest_authenticated_session_with_global_credentials() {
     assert_eq!(first.status, 401);
     let header = first.headers.get("www-authenticate").unwrap().to_str().unwrap().to_string();
     let challenge = parse_challenges(&header).into_iter().find(|c| c.is("Digest")).unwrap();
-    let (realm, nonce) = (challenge.get("realm").unwrap().to_string(), challenge.get("nonce").unwrap().to_string());
+    let (realm, nonce) =
+        (challenge.get("realm").unwrap().to_string(), challenge.get("nonce").unwrap().to_string());
     let response = digest_response(&DigestInput {
         algorithm: DigestAlgorithm::Md5,
         username: "cpe",
@@ -474,7 +562,9 @@ async fn digest_authenticated_session_with_global_credentials() {
     // The whole session runs on the authenticated connection / cookie.
     assert_eq!(cpe.session(&["0 BOOTSTRAP"]).await.unwrap(), vec!["SetParameterValues"]);
     // A wrong password is refused.
-    cpe.authorization = Some(cpe.authorization.clone().unwrap().replace(&response, "0123456789abcdef0123456789abcdef"));
+    cpe.authorization = Some(
+        cpe.authorization.clone().unwrap().replace(&response, "0123456789abcdef0123456789abcdef"),
+    );
     cpe.disconnect();
     assert_eq!(cpe.inform(&["2 PERIODIC"]).await.unwrap().status, 401);
 }
@@ -501,7 +591,14 @@ async fn every_remaining_rpc_round_trips() {
     }
     assert_eq!(
         cpe.session(&["2 PERIODIC"]).await.unwrap(),
-        vec!["GetParameterAttributes", "SetParameterAttributes", "GetAllQueuedTransfers", "GetQueuedTransfers", "CancelTransfer", "FactoryReset"]
+        vec![
+            "GetParameterAttributes",
+            "SetParameterAttributes",
+            "GetAllQueuedTransfers",
+            "GetQueuedTransfers",
+            "CancelTransfer",
+            "FactoryReset"
+        ]
     );
     for tid in &ids {
         let (_, t) = h.api("GET", &format!("/api/v1/tasks/{tid}"), None).await;
@@ -512,8 +609,14 @@ async fn every_remaining_rpc_round_trips() {
 
     // Transfers that finish later: Upload, ScheduleDownload, ChangeDUState.
     for (spec, rpc) in [
-        (json!({"name": "upload", "fileType": "1 Vendor Configuration File", "url": "http://127.0.0.1:1/up"}), "Upload"),
-        (json!({"name": "scheduleDownload", "url": "http://127.0.0.1:1/fw.bin", "timeWindows": [{"windowStart": 0, "windowEnd": 3600, "windowMode": "1 At Any Time"}]}), "ScheduleDownload"),
+        (
+            json!({"name": "upload", "fileType": "1 Vendor Configuration File", "url": "http://127.0.0.1:1/up"}),
+            "Upload",
+        ),
+        (
+            json!({"name": "scheduleDownload", "url": "http://127.0.0.1:1/fw.bin", "timeWindows": [{"windowStart": 0, "windowEnd": 3600, "windowMode": "1 At Any Time"}]}),
+            "ScheduleDownload",
+        ),
     ] {
         let (_, t) = h.api("POST", &format!("/api/v1/devices/{id}/tasks"), Some(spec)).await;
         assert_eq!(cpe.session(&["2 PERIODIC"]).await.unwrap(), vec![rpc]);
