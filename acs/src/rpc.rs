@@ -28,6 +28,8 @@ pub struct TaskRun {
     /// The task's CommandKey (used by Download, Upload, Reboot, ScheduleInform ...).
     pub command_key: String,
     step: Step,
+    /// Method name of the request sent last; the answer must be its `…Response` or a fault.
+    sent: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -124,9 +126,19 @@ pub fn start(
     spec: &TaskSpec,
     file: Option<&ResolvedFile>,
 ) -> Result<(TaskRun, Body), TaskFault> {
+    let (mut run, body) = first_request(task_id, spec, file)?;
+    run.sent = body.method_name();
+    Ok((run, body))
+}
+
+fn first_request(
+    task_id: i64,
+    spec: &TaskSpec,
+    file: Option<&ResolvedFile>,
+) -> Result<(TaskRun, Body), TaskFault> {
     let command_key = command_key_for(task_id);
     let single = |body: Body| {
-        Ok((TaskRun { command_key: command_key.clone(), step: Step::Single }, body))
+        Ok((TaskRun { command_key: command_key.clone(), step: Step::Single, sent: "" }, body))
     };
     match spec {
         TaskSpec::GetParameterNames { parameter_name, next_level } => {
@@ -166,8 +178,12 @@ pub fn start(
                     object_name: object_name.clone(),
                     values: parameter_values.clone(),
                 },
+                sent: "",
             },
-            Body::AddObject { object_name: object_name.clone(), parameter_key: command_key.clone() },
+            Body::AddObject {
+                object_name: object_name.clone(),
+                parameter_key: command_key.clone(),
+            },
         )),
         TaskSpec::DeleteObject { object_name } => single(Body::DeleteObject {
             object_name: object_name.clone(),
@@ -176,7 +192,12 @@ pub fn start(
         TaskSpec::Reboot => single(Body::Reboot { command_key: command_key.clone() }),
         TaskSpec::FactoryReset => single(Body::FactoryReset),
         TaskSpec::Download {
-            target_file_name, file_size, delay_seconds, username, password, ..
+            target_file_name,
+            file_size,
+            delay_seconds,
+            username,
+            password,
+            ..
         } => {
             let file = file.ok_or_else(|| fault("file_not_found", "no file for this download"))?;
             single(Body::Download(Download {
@@ -240,13 +261,12 @@ pub fn start(
         })),
         TaskSpec::GetRpcMethods => single(Body::GetRpcMethods),
         TaskSpec::RefreshObject { object_name } => Ok((
-            TaskRun { command_key: command_key.clone(), step: Step::RefreshNames },
+            TaskRun { command_key: command_key.clone(), step: Step::RefreshNames, sent: "" },
             Body::GetParameterNames { parameter_path: object_name.clone(), next_level: false },
         )),
-        other => Err(fault(
-            "unsupported",
-            format!("task {} is not available over CWMP", other.name()),
-        )),
+        other => {
+            Err(fault("unsupported", format!("task {} is not available over CWMP", other.name())))
+        }
     }
 }
 
@@ -310,7 +330,11 @@ pub fn cpe_fault(f: &SoapFault) -> TaskFault {
         } else {
             f.detail.string.clone()
         },
-        detail: if spv.is_empty() { Value::Null } else { json!({ "setParameterValuesFaults": spv }) },
+        detail: if spv.is_empty() {
+            Value::Null
+        } else {
+            json!({ "setParameterValuesFaults": spv })
+        },
     }
 }
 
@@ -318,14 +342,16 @@ pub fn cpe_fault(f: &SoapFault) -> TaskFault {
 /// and transfer failures may go away; invalid names, types, values and permissions will not.
 pub fn is_transient(code: &str) -> bool {
     match code.parse::<u32>() {
-        Ok(c) => matches!(
-            FaultCode::from_code(c),
-            FaultCode::InternalError
-                | FaultCode::ResourcesExceeded
-                | FaultCode::RetryRequest
-                | FaultCode::CpeVendor(_)
-                | FaultCode::Unknown(_)
-        ) || matches!(c, 9002 | 9004 | 9010..=9020),
+        Ok(c) => {
+            matches!(
+                FaultCode::from_code(c),
+                FaultCode::InternalError
+                    | FaultCode::ResourcesExceeded
+                    | FaultCode::RetryRequest
+                    | FaultCode::CpeVendor(_)
+                    | FaultCode::Unknown(_)
+            ) || matches!(c, 9002 | 9004 | 9010..=9020)
+        }
         // Our own codes: timeouts and unanswered requests are transient.
         Err(_) => matches!(code, "timeout" | "no_response" | "session_aborted"),
     }
@@ -333,14 +359,14 @@ pub fn is_transient(code: &str) -> bool {
 
 fn learned_values(list: &[ParameterValue], now: OffsetDateTime) -> Vec<Parameter> {
     list.iter()
-        .map(|p| Parameter::value(p.name.clone(), p.value.clone(), Some(p.value_type.as_xsd()), now))
+        .map(|p| {
+            Parameter::value(p.name.clone(), p.value.clone(), Some(p.value_type.as_xsd()), now)
+        })
         .collect()
 }
 
 fn values_json(list: &[ParameterValue]) -> Value {
-    Value::Array(
-        list.iter().map(|p| json!([p.name, p.value, p.value_type.as_xsd()])).collect(),
-    )
+    Value::Array(list.iter().map(|p| json!([p.name, p.value, p.value_type.as_xsd()])).collect())
 }
 
 fn transfers_json(list: &[AllQueuedTransferStruct]) -> Value {
@@ -363,6 +389,24 @@ impl TaskRun {
         if let Body::Fault(f) = response {
             return Progress::Fault(cpe_fault(f));
         }
+        if response.method_name().strip_suffix("Response") != Some(self.sent) {
+            return Progress::Fault(fault(
+                "unexpected_response",
+                format!(
+                    "the CPE answered {} to {}",
+                    response.method_name(),
+                    if self.sent.is_empty() { "nothing" } else { self.sent }
+                ),
+            ));
+        }
+        let progress = self.advance(response, now);
+        if let Progress::Next(body) = &progress {
+            self.sent = body.method_name();
+        }
+        progress
+    }
+
+    fn advance(&mut self, response: &Body, now: OffsetDateTime) -> Progress {
         let done = |result: Value, learned: Vec<Parameter>| Progress::Done {
             result,
             learned,
@@ -386,9 +430,10 @@ impl TaskRun {
                     parameter_list.iter().map(|p| json!([p.name, p.writable])).collect();
                 done(json!({ "parameters": list }), learned)
             }
-            (Step::Single, Body::GetParameterValuesResponse { parameter_list }) => {
-                done(json!({ "parameters": values_json(parameter_list) }), learned_values(parameter_list, now))
-            }
+            (Step::Single, Body::GetParameterValuesResponse { parameter_list }) => done(
+                json!({ "parameters": values_json(parameter_list) }),
+                learned_values(parameter_list, now),
+            ),
             (Step::Single, Body::SetParameterValuesResponse { status }) => {
                 // What we set is what the CPE now has; the session fills `learned` from the
                 // request it sent (see `Session`), since the response carries no values.
@@ -466,7 +511,10 @@ impl TaskRun {
                 self.step = Step::RefreshValues { names };
                 Progress::Next(Body::GetParameterValues { parameter_names: leaves })
             }
-            (Step::RefreshValues { names }, Body::GetParameterValuesResponse { parameter_list }) => {
+            (
+                Step::RefreshValues { names },
+                Body::GetParameterValuesResponse { parameter_list },
+            ) => {
                 let mut learned = names_to_params(names, now);
                 let values = learned_values(parameter_list, now);
                 for v in values {
@@ -477,7 +525,10 @@ impl TaskRun {
                 }
                 done(json!({ "parameters": values_json(parameter_list) }), learned)
             }
-            (Step::AddObject { object_name, values }, Body::AddObjectResponse { instance_number, status }) => {
+            (
+                Step::AddObject { object_name, values },
+                Body::AddObjectResponse { instance_number, status },
+            ) => {
                 let instance_path = format!("{object_name}{instance_number}.");
                 let object = Parameter {
                     path: instance_path.clone(),
@@ -498,29 +549,31 @@ impl TaskRun {
                     parameter_list: to_wire_values(values, &instance_path),
                     parameter_key: self.command_key.clone(),
                 };
-                self.step = Step::AddObjectValues {
-                    instance_path,
-                    instance_number: *instance_number,
-                };
+                self.step =
+                    Step::AddObjectValues { instance_path, instance_number: *instance_number };
                 Progress::Next(request)
             }
-            (Step::AddObjectValues { instance_path, instance_number }, Body::SetParameterValuesResponse { status }) => {
-                done(
-                    json!({ "instanceNumber": instance_number, "status": status, "path": instance_path }),
-                    vec![Parameter {
-                        path: instance_path.clone(),
-                        value: None,
-                        value_type: None,
-                        writable: Some(true),
-                        notification: None,
-                        access_list: None,
-                        updated_at: now,
-                    }],
-                )
-            }
+            (
+                Step::AddObjectValues { instance_path, instance_number },
+                Body::SetParameterValuesResponse { status },
+            ) => done(
+                json!({ "instanceNumber": instance_number, "status": status, "path": instance_path }),
+                vec![Parameter {
+                    path: instance_path.clone(),
+                    value: None,
+                    value_type: None,
+                    writable: Some(true),
+                    notification: None,
+                    access_list: None,
+                    updated_at: now,
+                }],
+            ),
             (_, other) => Progress::Fault(fault(
                 "unexpected_response",
-                format!("the CPE answered {}, which does not match the request", other.method_name()),
+                format!(
+                    "the CPE answered {}, which does not match the request",
+                    other.method_name()
+                ),
             )),
         }
     }
@@ -562,7 +615,11 @@ mod tests {
     #[test]
     fn set_parameter_values_uses_given_or_generated_key() {
         let spec = TaskSpec::SetParameterValues {
-            parameter_values: vec![ParameterValueTuple::new("Device.X", "1", Some("xsd:unsignedInt"))],
+            parameter_values: vec![ParameterValueTuple::new(
+                "Device.X",
+                "1",
+                Some("xsd:unsignedInt"),
+            )],
             parameter_key: None,
         };
         let (_, body) = start(7, &spec, None).unwrap();
@@ -598,7 +655,8 @@ mod tests {
         };
         match run.on_response(&values, now()) {
             Progress::Done { learned, .. } => {
-                let model = learned.iter().find(|p| p.path == "Device.DeviceInfo.ModelName").unwrap();
+                let model =
+                    learned.iter().find(|p| p.path == "Device.DeviceInfo.ModelName").unwrap();
                 assert_eq!(model.value.as_deref(), Some("X1"));
                 assert_eq!(model.writable, Some(false));
                 assert!(learned.iter().any(|p| p.path == "Device.DeviceInfo."));
@@ -614,7 +672,8 @@ mod tests {
             parameter_values: vec![ParameterValueTuple::new("SSID", "guest", None)],
         };
         let (mut run, _) = start(2, &spec, None).unwrap();
-        let next = run.on_response(&Body::AddObjectResponse { instance_number: 4, status: 0 }, now());
+        let next =
+            run.on_response(&Body::AddObjectResponse { instance_number: 4, status: 0 }, now());
         match next {
             Progress::Next(Body::SetParameterValues { parameter_list, .. }) => {
                 assert_eq!(parameter_list[0].name, "Device.WiFi.SSID.4.SSID")
@@ -642,7 +701,11 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let resp = Body::DownloadResponse { status: 1, start_time: String::new(), complete_time: String::new() };
+        let resp = Body::DownloadResponse {
+            status: 1,
+            start_time: String::new(),
+            complete_time: String::new(),
+        };
         assert!(matches!(run.on_response(&resp, now()), Progress::AwaitCompletion { .. }));
     }
 
