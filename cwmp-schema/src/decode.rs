@@ -1910,7 +1910,7 @@ impl<'a> Mapper<'a> {
         let faultcode = match fc {
             Some(n) => {
                 let raw = self.text(n, Trim::Full)?;
-                local_of(&raw).to_owned()
+                local_of(&raw).trim_matches(is_xml_ws).to_owned()
             }
             None => {
                 self.missing(p, "faultcode");

@@ -583,3 +583,34 @@ fn arrays_carry_exact_counts_and_values_carry_types() {
     assert!(text.contains("<Value xsi:type=\"xsd:boolean\">true</Value>"));
     assert!(!text.starts_with("<?xml"));
 }
+
+/// Values the decoder normalises (trimmed, prefix-stripped, dot-stripped) are stable from
+/// the first decode on: decode(encode(decoded)) == decoded. Cases found by fuzzing.
+#[test]
+fn normalised_values_are_stable() {
+    let tricky =
+        ["\r\r))", "a:\r\rb", " \t x", "..\n.a", "\u{1}\u{FFFE}", "x\r\ny", "]]>", "&amp;"];
+    for s in tricky {
+        let env = Envelope::new(
+            Some(s.into()),
+            Body::Fault(SoapFault {
+                faultcode: s.into(),
+                faultstring: s.into(),
+                detail: CwmpFault {
+                    code: FaultCode::from_code(9000),
+                    string: s.into(),
+                    set_parameter_values_faults: vec![SetParameterValuesFault {
+                        parameter_name: s.into(),
+                        code: FaultCode::InvalidParameterName,
+                        string: s.into(),
+                    }],
+                },
+            }),
+        );
+        let first = decode(&encode(&env, CwmpVersion::V1_0)).unwrap().envelope;
+        let second = decode(&encode(&first, CwmpVersion::V1_0)).unwrap().envelope;
+        assert_eq!(first, second, "{s:?}");
+        let Body::Fault(f) = &first.body else { panic!() };
+        assert!(!f.faultcode.starts_with([' ', '\r', '\n', '\t']), "{s:?}");
+    }
+}
