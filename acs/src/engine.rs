@@ -12,9 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use provisioning::{
-    Device, NewFault, NewTask, Store, Task, TaskFilter, TaskStatus, WriteBehind,
-};
+use provisioning::{Device, NewFault, NewTask, Store, Task, TaskFilter, TaskStatus, WriteBehind};
 use time::OffsetDateTime;
 use tokio::sync::{oneshot, Semaphore};
 
@@ -165,7 +163,10 @@ impl Acs {
             if let (Some(u), Some(p)) = (&d.cpe_username, &d.cpe_password) {
                 cpe_credentials.insert(u.clone(), p.clone());
             }
-            devices.insert(d.id.clone(), DeviceEntry { device: d, next_task_due: None, session: None });
+            devices.insert(
+                d.id.clone(),
+                DeviceEntry { device: d, next_task_due: None, session: None },
+            );
         }
         let now = OffsetDateTime::now_utc();
         for id in store.devices_with_due_tasks().await.map_err(AcsError::storage)? {
@@ -221,7 +222,11 @@ impl Acs {
         if e.session.is_some_and(|s| self.inner.sessions.contains_key(&s)) {
             return true;
         }
-        is_recent_contact(&e.device, self.inner.config.periodic_inform_interval, OffsetDateTime::now_utc())
+        is_recent_contact(
+            &e.device,
+            self.inner.config.periodic_inform_interval,
+            OffsetDateTime::now_utc(),
+        )
     }
 
     /// Whether a session is open for the device right now.
@@ -422,12 +427,8 @@ impl Acs {
     /// a timed-out attempt. Returns how many were dropped.
     pub async fn expire_idle_sessions(&self) -> usize {
         let now = tokio::time::Instant::now();
-        let candidates: Vec<(u64, Arc<tokio::sync::Mutex<Session>>)> = self
-            .inner
-            .sessions
-            .iter()
-            .map(|e| (*e.key(), e.value().clone()))
-            .collect();
+        let candidates: Vec<(u64, Arc<tokio::sync::Mutex<Session>>)> =
+            self.inner.sessions.iter().map(|e| (*e.key(), e.value().clone())).collect();
         let mut dropped = 0;
         for (id, session) in candidates {
             let Ok(mut s) = session.try_lock() else { continue };
@@ -439,13 +440,17 @@ impl Acs {
             self.inner.sessions.remove(&id);
             dropped += 1;
         }
-        self.inner.metrics.active_sessions.set(i64::try_from(self.inner.sessions.len()).unwrap_or(0));
+        self.inner
+            .metrics
+            .active_sessions
+            .set(i64::try_from(self.inner.sessions.len()).unwrap_or(0));
         dropped
     }
 
     /// Run the idle-session sweeper until `shutdown` resolves.
     pub async fn run_sweeper(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        let period = (self.inner.config.session_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
+        let period = (self.inner.config.session_timeout / 4)
+            .clamp(Duration::from_millis(50), Duration::from_secs(5));
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

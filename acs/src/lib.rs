@@ -8,6 +8,13 @@ pub mod auth;
 pub mod body;
 pub mod connreq;
 pub mod cookie;
+pub mod engine;
 pub mod error;
+pub mod files;
+pub mod metrics;
+pub mod rpc;
+pub mod server;
+mod session;
 
+pub use engine::{is_recent_contact, Acs, AcsConfig};
 pub use error::{AcsError, Blame};

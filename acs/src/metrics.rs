@@ -123,7 +123,11 @@ impl Metrics {
             "CWMP HTTP requests refused before reaching a session",
             self.rejected.clone(),
         );
-        registry.register("cwmp_sessions", "CWMP sessions ended, by outcome", self.sessions.clone());
+        registry.register(
+            "cwmp_sessions",
+            "CWMP sessions ended, by outcome",
+            self.sessions.clone(),
+        );
         registry.register("cwmp_tasks", "task attempts ended, by outcome", self.tasks.clone());
         registry.register(
             "cwmp_connection_requests",
@@ -147,7 +151,11 @@ impl Metrics {
             "CWMP sessions open now",
             self.active_sessions.clone(),
         );
-        registry.register("cwmp_known_devices", "devices known to this node", self.known_devices.clone());
+        registry.register(
+            "cwmp_known_devices",
+            "devices known to this node",
+            self.known_devices.clone(),
+        );
         registry.register(
             "cwmp_session_duration_seconds",
             "CWMP session wall time from Inform to the final 204",
