@@ -577,7 +577,8 @@ pub async fn tasks_survive_reopen_and_requeue(db: &TestDb) {
     let running = s.next_due_task(&d.id, now() + Duration::seconds(1)).await.unwrap().unwrap();
     assert_eq!(running.id, t1.id);
     // A transfer the CPE accepted waits for its TransferComplete across a restart.
-    let mut awaiting = s.next_due_task(&d2.id, now() + Duration::seconds(1)).await.unwrap().unwrap();
+    let mut awaiting =
+        s.next_due_task(&d2.id, now() + Duration::seconds(1)).await.unwrap().unwrap();
     assert_eq!(awaiting.id, t3.id);
     awaiting.command_key = Some("acsd-awaiting".into());
     s.update_task(&awaiting).await.unwrap();
