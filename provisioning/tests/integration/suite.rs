@@ -589,7 +589,7 @@ pub async fn tasks_survive_reopen_and_requeue(db: &TestDb) {
     assert_eq!(tasks.iter().map(|t| t.id).collect::<Vec<_>>(), [t1.id, t2.id, t3.id]);
     assert_eq!(tasks[0].status, TaskStatus::Running);
     assert_eq!(tasks[1].spec, TaskSpec::Reboot);
-    assert_eq!(s2.devices_with_due_tasks().await.unwrap(), [d.id.clone()]);
+    assert_eq!(s2.devices_with_due_tasks().await.unwrap(), [d.id.as_str()]);
     assert_eq!(s2.requeue_running_tasks().await.unwrap(), 1);
     assert_eq!(s2.get_task(t3.id).await.unwrap().unwrap().status, TaskStatus::Running);
     assert_eq!(s2.requeue_running_tasks().await.unwrap(), 0);
