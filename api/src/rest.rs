@@ -200,6 +200,8 @@ struct DeviceQuery {
     serial: Option<String>,
     tag: Option<String>,
     protocol: Option<Protocol>,
+    /// `false`: devices not bound to service equipment; `true`: bound ones.
+    matched: Option<bool>,
     #[serde(alias = "lastInformAfter")]
     last_inform_after: Option<String>,
     #[serde(alias = "lastInformBefore")]
@@ -224,6 +226,7 @@ async fn list_devices(
         last_inform_after: parse_time("last_inform_after", &q.last_inform_after)?,
         last_inform_before: parse_time("last_inform_before", &q.last_inform_before)?,
         protocol: q.protocol,
+        matched: q.matched,
         limit: Some(limit),
         offset: q.offset,
     };

@@ -349,6 +349,9 @@ pub struct DeviceFilter {
     pub last_inform_before: Option<OffsetDateTime>,
     /// Protocol.
     pub protocol: Option<Protocol>,
+    /// `Some(true)`: only devices bound to service equipment; `Some(false)`: only unmatched.
+    #[serde(default)]
+    pub matched: Option<bool>,
     /// Page size (`None`: no limit). Results are ordered by id.
     pub limit: Option<u32>,
     /// Rows to skip.

@@ -122,6 +122,8 @@ macro_rules! impl_store {
         };
         use $crate::task::{NewTask, Task, TaskFilter, TaskStatus};
 
+        $crate::sql_prov::prov_helpers!(store = $store, db = $db, row = $row);
+
         type Args<'q> = <$db as sqlx::Database>::Arguments<'q>;
         type Q<'q> = sqlx::query::Query<'q, $db, Args<'q>>;
 
@@ -507,6 +509,15 @@ macro_rules! impl_store {
             }
             if let Some(v) = f.protocol {
                 qb.push(" AND protocol = ").push_bind(v.as_str());
+            }
+            match f.matched {
+                Some(true) => {
+                    qb.push(" AND equipment_id IS NOT NULL");
+                }
+                Some(false) => {
+                    qb.push(" AND equipment_id IS NULL");
+                }
+                None => {}
             }
         }
 
@@ -970,6 +981,59 @@ macro_rules! impl_store {
                     .fetch_optional(self.reader())
                     .await?;
                 row.map(|r| r.try_get("value").map_err(StoreError::from)).transpose()
+            }
+
+            async fn insert_equipment(&self, e: &NewEquipment) -> Result<Equipment> {
+                prov_insert_equipment(self, e).await
+            }
+            async fn get_equipment(&self, id: i64) -> Result<Option<Equipment>> {
+                prov_get_equipment(self, id).await
+            }
+            async fn list_equipment(&self, f: &EquipmentFilter) -> Result<Vec<Equipment>> {
+                prov_list_equipment(self, f).await
+            }
+            async fn update_equipment(&self, id: i64, e: &NewEquipment) -> Result<Equipment> {
+                prov_update_equipment(self, id, e).await
+            }
+            async fn set_equipment_profile(&self, id: i64, p: &Profile) -> Result<Equipment> {
+                prov_set_equipment_profile(self, id, p).await
+            }
+            async fn delete_equipment(&self, id: i64) -> Result<bool> {
+                prov_delete_equipment(self, id).await
+            }
+            async fn bind_equipment(&self, equipment_id: i64, device_id: &str) -> Result<()> {
+                prov_bind_equipment(self, equipment_id, device_id).await
+            }
+            async fn unbind_equipment(&self, equipment_id: i64) -> Result<bool> {
+                prov_unbind_equipment(self, equipment_id).await
+            }
+            async fn set_provisioning_status(
+                &self,
+                equipment_id: i64,
+                st: &ProvisioningStatus,
+            ) -> Result<()> {
+                prov_set_status(self, equipment_id, st).await
+            }
+            async fn insert_audit(&self, a: &NewAudit) -> Result<AuditEntry> {
+                prov_insert_audit(self, a).await
+            }
+            async fn list_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
+                prov_list_audit(self, f).await
+            }
+            async fn put_rule(&self, r: &Rule) -> Result<Rule> {
+                prov_put_rule(self, r).await
+            }
+            async fn get_rule(&self, name: &str) -> Result<Option<Rule>> {
+                prov_get_rule(self, name).await
+            }
+            async fn list_rules(&self) -> Result<Vec<Rule>> {
+                prov_list_rules(self).await
+            }
+            async fn delete_rule(&self, name: &str) -> Result<bool> {
+                prov_delete_rule(self, name).await
+            }
+            async fn seed_rules(&self, rules: &[Rule]) -> Result<u32> {
+                prov_seed_rules(self, rules).await
             }
 
             async fn set_setting(&self, key: &str, value: &str) -> Result<()> {

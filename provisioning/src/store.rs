@@ -6,10 +6,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::equipment::{
+    AuditEntry, AuditFilter, Equipment, EquipmentFilter, NewAudit, NewEquipment, Profile,
+    ProvisioningStatus,
+};
 use crate::error::{Result, StoreError};
 use crate::model::{
     ApiToken, Device, DeviceFilter, Fault, FaultFilter, FileMeta, NewFault, Parameter, Telemetry,
 };
+use crate::rules::Rule;
 use crate::task::{NewTask, Task, TaskFilter};
 
 /// Persistent storage for devices, parameter caches, tasks, faults, file metadata, API tokens
@@ -121,6 +126,52 @@ pub trait Store: Send + Sync + Debug {
     async fn get_setting(&self, key: &str) -> Result<Option<String>>;
     /// Write a setting.
     async fn set_setting(&self, key: &str, value: &str) -> Result<()>;
+
+    // ---- equipment and provisioning (committed before returning) ----
+
+    /// Validate, normalise (MACs, serial) and insert equipment at profile version 1.
+    /// [`StoreError::Conflict`] if its serial (normalised) or a MAC belongs to other equipment.
+    async fn insert_equipment(&self, e: &NewEquipment) -> Result<Equipment>;
+    /// One piece of equipment.
+    async fn get_equipment(&self, id: i64) -> Result<Option<Equipment>>;
+    /// Equipment matching a filter, ordered by id.
+    async fn list_equipment(&self, f: &EquipmentFilter) -> Result<Vec<Equipment>>;
+    /// Replace the editable fields. A changed profile bumps the version and resets the
+    /// provisioning status to pending. [`StoreError::NotFound`] / [`StoreError::Conflict`].
+    async fn update_equipment(&self, id: i64, e: &NewEquipment) -> Result<Equipment>;
+    /// Replace the profile: version + 1, status pending, attempts 0.
+    async fn set_equipment_profile(&self, id: i64, p: &Profile) -> Result<Equipment>;
+    /// Delete equipment (its device keeps existing, unbound). False if it did not exist.
+    async fn delete_equipment(&self, id: i64) -> Result<bool>;
+    /// Bind a device to equipment (both sides). Idempotent for the same device;
+    /// [`StoreError::Conflict`] if the equipment is bound to another device or the device to
+    /// other equipment; [`StoreError::NotFound`] if either does not exist.
+    async fn bind_equipment(&self, equipment_id: i64, device_id: &str) -> Result<()>;
+    /// Undo a binding (status back to pending). False if the equipment does not exist.
+    async fn unbind_equipment(&self, equipment_id: i64) -> Result<bool>;
+    /// Write the provisioning status (its `last_fault` is redacted before storing).
+    async fn set_provisioning_status(
+        &self,
+        equipment_id: i64,
+        s: &ProvisioningStatus,
+    ) -> Result<()>;
+    /// Record an audit event (its detail is redacted again before storing).
+    async fn insert_audit(&self, a: &NewAudit) -> Result<AuditEntry>;
+    /// Audit events, newest first.
+    async fn list_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>>;
+
+    // ---- declarative rules ----
+
+    /// Validate and insert or replace a rule; the stored version is the old one + 1.
+    async fn put_rule(&self, r: &Rule) -> Result<Rule>;
+    /// One rule.
+    async fn get_rule(&self, name: &str) -> Result<Option<Rule>>;
+    /// All rules, by `order` then name.
+    async fn list_rules(&self) -> Result<Vec<Rule>>;
+    /// Delete a rule. False if it did not exist.
+    async fn delete_rule(&self, name: &str) -> Result<bool>;
+    /// Insert the given rules where no rule of that name exists; returns how many were added.
+    async fn seed_rules(&self, rules: &[Rule]) -> Result<u32>;
 }
 
 /// Open a store and run its migrations.

@@ -3,6 +3,11 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+use provisioning::equipment::{
+    AuditEntry, AuditFilter, Equipment, EquipmentFilter, NewAudit, NewEquipment, Profile,
+    ProvisioningStatus,
+};
+use provisioning::rules::Rule;
 use provisioning::{
     async_trait, ApiToken, Device, DeviceFilter, Fault, FaultFilter, FileMeta, NewFault, NewTask,
     Parameter, Result, Store, StoreError, Task, TaskFilter, Telemetry,
@@ -139,5 +144,53 @@ impl Store for FlakyStore {
     }
     async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
         self.inner.set_setting(key, value).await
+    }
+    async fn insert_equipment(&self, e: &NewEquipment) -> Result<Equipment> {
+        self.inner.insert_equipment(e).await
+    }
+    async fn get_equipment(&self, id: i64) -> Result<Option<Equipment>> {
+        self.inner.get_equipment(id).await
+    }
+    async fn list_equipment(&self, f: &EquipmentFilter) -> Result<Vec<Equipment>> {
+        self.inner.list_equipment(f).await
+    }
+    async fn update_equipment(&self, id: i64, e: &NewEquipment) -> Result<Equipment> {
+        self.inner.update_equipment(id, e).await
+    }
+    async fn set_equipment_profile(&self, id: i64, p: &Profile) -> Result<Equipment> {
+        self.inner.set_equipment_profile(id, p).await
+    }
+    async fn delete_equipment(&self, id: i64) -> Result<bool> {
+        self.inner.delete_equipment(id).await
+    }
+    async fn bind_equipment(&self, equipment_id: i64, device_id: &str) -> Result<()> {
+        self.inner.bind_equipment(equipment_id, device_id).await
+    }
+    async fn unbind_equipment(&self, equipment_id: i64) -> Result<bool> {
+        self.inner.unbind_equipment(equipment_id).await
+    }
+    async fn set_provisioning_status(&self, id: i64, s: &ProvisioningStatus) -> Result<()> {
+        self.inner.set_provisioning_status(id, s).await
+    }
+    async fn insert_audit(&self, a: &NewAudit) -> Result<AuditEntry> {
+        self.inner.insert_audit(a).await
+    }
+    async fn list_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        self.inner.list_audit(f).await
+    }
+    async fn put_rule(&self, r: &Rule) -> Result<Rule> {
+        self.inner.put_rule(r).await
+    }
+    async fn get_rule(&self, name: &str) -> Result<Option<Rule>> {
+        self.inner.get_rule(name).await
+    }
+    async fn list_rules(&self) -> Result<Vec<Rule>> {
+        self.inner.list_rules().await
+    }
+    async fn delete_rule(&self, name: &str) -> Result<bool> {
+        self.inner.delete_rule(name).await
+    }
+    async fn seed_rules(&self, rules: &[Rule]) -> Result<u32> {
+        self.inner.seed_rules(rules).await
     }
 }

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod db;
+mod equipment_suite;
 mod flaky;
 mod suite;
 mod write_behind;
@@ -56,4 +57,7 @@ both_backends!(
     tokens_and_settings,
     concurrent_claimers_never_share_a_task,
     invalid_input_is_the_callers_fault,
+    equipment_crud_and_matching,
+    audit_is_redacted,
+    rules_crud,
 );

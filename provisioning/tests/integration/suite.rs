@@ -13,6 +13,8 @@ use time::{Duration, OffsetDateTime};
 
 use crate::db::TestDb;
 
+pub use crate::equipment_suite::{audit_is_redacted, equipment_crud_and_matching, rules_crud};
+
 /// A millisecond-aligned instant (the stores keep milliseconds).
 pub fn at(secs: i64) -> OffsetDateTime {
     OffsetDateTime::UNIX_EPOCH + Duration::seconds(1_700_000_000 + secs)
