@@ -314,6 +314,11 @@ async fn main() -> anyhow::Result<()> {
 
     if args.scenario == Scenario::Register || !args.no_register {
         register(&fleet, &args, &mut phases).await;
+    } else {
+        // The ACS already knows these devices (an earlier run registered them).
+        for d in &fleet.devices {
+            d.lock().await.session_completed();
+        }
     }
     match args.scenario {
         Scenario::Register => {}
