@@ -86,6 +86,31 @@ pub enum UspError {
     /// with reference following that can only be resolved against the agent's data.
     #[error("path {0:?} needs agent data to be matched")]
     NeedsData(String),
+
+    /// The store failed (ours or the database's).
+    #[error("storage: {0}")]
+    Storage(#[from] provisioning::StoreError),
+
+    /// The agent has no MTP route right now (offline, or its connection closed).
+    #[error("agent {0} is not connected")]
+    NotConnected(String),
+
+    /// The agent did not answer a request in time.
+    #[error("agent {agent} did not answer {request} in time")]
+    Timeout {
+        /// The agent's endpoint id.
+        agent: String,
+        /// The request's message name.
+        request: &'static str,
+    },
+
+    /// A message transfer protocol (MQTT, WebSocket) failed.
+    #[error("mtp: {0}")]
+    Mtp(String),
+
+    /// Invalid engine or MTP configuration (the operator's).
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 impl UspError {
@@ -103,7 +128,12 @@ impl UspError {
             Self::Path { kind, .. } => kind.code(),
             Self::Version(_) => ErrorCode::InvalidArguments,
             Self::EndpointId { .. } => ErrorCode::InvalidRecordValue,
-            Self::NeedsData(_) => ErrorCode::InternalError,
+            Self::NeedsData(_)
+            | Self::Storage(_)
+            | Self::NotConnected(_)
+            | Self::Timeout { .. }
+            | Self::Mtp(_)
+            | Self::Config(_) => ErrorCode::InternalError,
         }
     }
 

@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod codegen;
+mod engine;
 mod fixtures;
+mod mqtt;
 mod robustness;
 mod roundtrip;
