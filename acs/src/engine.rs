@@ -56,6 +56,9 @@ pub struct AcsConfig {
     pub max_rpcs_per_session: u32,
     /// Lifetime of signed file URLs.
     pub file_url_ttl: Duration,
+    /// Vendor overrides data file (provisioning); the shipped examples apply when it does not
+    /// exist. Default: `vendor-overrides.json` next to the files directory.
+    pub overrides_path: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for AcsConfig {
@@ -74,6 +77,7 @@ impl std::fmt::Debug for AcsConfig {
 impl AcsConfig {
     /// Sensible defaults for tests and embedded use.
     pub fn new(secret: Vec<u8>, files_dir: PathBuf) -> Self {
+        let overrides_path = files_dir.parent().map(|p| p.join("vendor-overrides.json"));
         AcsConfig {
             cpe_auth: CpeAuthMode::None,
             realm: "acsd".into(),
@@ -91,6 +95,7 @@ impl AcsConfig {
             connection_request_concurrency: 64,
             max_rpcs_per_session: 256,
             file_url_ttl: Duration::from_secs(24 * 3600),
+            overrides_path,
         }
     }
 }
@@ -103,6 +108,8 @@ pub(crate) struct DeviceEntry {
     pub(crate) next_task_due: Option<OffsetDateTime>,
     /// The session currently open for the device.
     pub(crate) session: Option<u64>,
+    /// Provisioning memory (equipment status, rules applied).
+    pub(crate) prov: crate::provision::DeviceProv,
 }
 
 pub(crate) struct Inner {
@@ -118,6 +125,7 @@ pub(crate) struct Inner {
     pub(crate) connreq_slots: Semaphore,
     pub(crate) metrics: Metrics,
     pub(crate) draining: AtomicBool,
+    pub(crate) prov: crate::provision::ProvIndex,
     pub(crate) request_ids: AtomicU64,
 }
 
@@ -165,7 +173,12 @@ impl Acs {
             }
             devices.insert(
                 d.id.clone(),
-                DeviceEntry { device: d, next_task_due: None, session: None },
+                DeviceEntry {
+                    device: d,
+                    next_task_due: None,
+                    session: None,
+                    prov: Default::default(),
+                },
             );
         }
         let now = OffsetDateTime::now_utc();
@@ -175,6 +188,8 @@ impl Acs {
             }
         }
         metrics.known_devices.set(i64::try_from(devices.len()).unwrap_or(i64::MAX));
+        let prov =
+            crate::provision::ProvIndex::load(&store, config.overrides_path.as_deref()).await?;
         let auth = Authenticator::new(config.cpe_auth, config.realm.clone(), &config.secret);
         let slots = config.connection_request_concurrency.max(1);
         Ok(Acs {
@@ -190,6 +205,7 @@ impl Acs {
                 connreq_slots: Semaphore::new(slots),
                 metrics,
                 draining: AtomicBool::new(false),
+                prov,
                 request_ids: AtomicU64::new(1),
             }),
         })
@@ -257,7 +273,12 @@ impl Acs {
             None => {
                 self.inner.devices.insert(
                     device.id.clone(),
-                    DeviceEntry { device, next_task_due: None, session: None },
+                    DeviceEntry {
+                        device,
+                        next_task_due: None,
+                        session: None,
+                        prov: Default::default(),
+                    },
                 );
             }
         }

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod files;
 pub mod metrics;
+mod provision;
 pub mod rpc;
 pub mod server;
 mod session;

@@ -44,6 +44,7 @@ enum Internal {
 enum InFlight {
     Task { task: Box<Task>, run: TaskRun, request: Body },
     Internal { action: Internal, request: Body },
+    Provision { request: Body },
 }
 
 /// Live state of one session.
@@ -59,6 +60,12 @@ pub struct Session {
     inflight: Option<InFlight>,
     rpcs_sent: u32,
     pub(crate) finished: bool,
+    /// Event codes of the Inform and whether the device was first seen in it (provisioning).
+    events: Vec<String>,
+    is_new: bool,
+    /// Provisioning work of this session, once asked for.
+    prov: Option<Box<crate::provision::ProvSession>>,
+    prov_checked: bool,
 }
 
 /// Result of starting a session with an Inform.
@@ -194,7 +201,12 @@ impl Session {
                     d.serial_number.trim(),
                     now,
                 );
-                DeviceEntry { device: dev, next_task_due: None, session: None }
+                DeviceEntry {
+                    device: dev,
+                    next_task_due: None,
+                    session: None,
+                    prov: Default::default(),
+                }
             });
             if let Some(other) = entry.session {
                 if other != id && inner.sessions.contains_key(&other) {
@@ -254,6 +266,10 @@ impl Session {
             inflight: None,
             rpcs_sent: 0,
             finished: false,
+            events: inform.events.iter().map(|e| e.event_code.as_wire().into_owned()).collect(),
+            is_new,
+            prov: None,
+            prov_checked: false,
         };
         let mut response =
             Envelope::new(header.id.clone(), Body::InformResponse { max_envelopes: 1 });
@@ -447,6 +463,12 @@ impl Session {
                 }
                 self.next(acs).await
             }
+            InFlight::Provision { request } => {
+                if let Some(p) = self.prov.as_mut() {
+                    p.on_response(acs, &request, &response).await?;
+                }
+                self.next(acs).await
+            }
             InFlight::Task { task, mut run, request } => {
                 let progress = run.on_response(&response, now);
                 match progress {
@@ -528,7 +550,7 @@ impl Session {
                 .and_then(|e| e.next_task_due)
                 .is_some_and(|t| t <= now);
             if !due {
-                return Ok(self.end(acs));
+                return self.provision_or_end(acs).await;
             }
             match acs
                 .inner
@@ -580,10 +602,35 @@ impl Session {
                         // A task became due between the two queries; go round again.
                         continue;
                     }
-                    return Ok(self.end(acs));
+                    return self.provision_or_end(acs).await;
                 }
             }
         }
+    }
+
+    /// After tasks: the provisioning hook (match, rules, profile push), then the end.
+    async fn provision_or_end(&mut self, acs: &Acs) -> Result<Reply, AcsError> {
+        if !self.prov_checked {
+            self.prov_checked = true;
+            self.prov = crate::provision::ProvSession::start(
+                acs,
+                &self.device_id,
+                &self.events,
+                self.is_new,
+            )
+            .await?
+            .map(Box::new);
+        }
+        if let Some(p) = self.prov.as_mut() {
+            if let Some(request) = p.next_request(acs).await? {
+                self.inflight = Some(InFlight::Provision { request: request.clone() });
+                return Ok(self.send(acs, request));
+            }
+        }
+        if let Some(p) = self.prov.take() {
+            p.finish(acs).await;
+        }
+        Ok(self.end(acs))
     }
 
     fn internal_request(&self, acs: &Acs, action: &Internal) -> Option<Body> {
@@ -668,6 +715,9 @@ impl Session {
             }
         }
         tracing::info!(device = %self.device_id, session = self.id, "session expired");
+        if let Some(p) = self.prov.take() {
+            p.finish(acs).await;
+        }
         self.release(acs, SessionOutcome::Expired);
     }
 
@@ -681,6 +731,9 @@ impl Session {
                 tracing::warn!(device = %self.device_id, error = %e, "could not record an aborted task");
             }
         }
+        if let Some(p) = self.prov.take() {
+            p.finish(acs).await;
+        }
         self.release(acs, SessionOutcome::Aborted);
     }
 
@@ -692,6 +745,12 @@ impl Session {
     ) -> Result<(), AcsError> {
         match inflight {
             InFlight::Task { task, .. } => self.fail_task(acs, *task, fault).await,
+            InFlight::Provision { .. } => {
+                if let Some(p) = self.prov.as_mut() {
+                    p.on_lost(&fault.code, &fault.message);
+                }
+                Ok(())
+            }
             InFlight::Internal { .. } => {
                 self.record_fault(
                     acs,
