@@ -44,6 +44,8 @@ pub struct TestCpe {
     pub received: Vec<String>,
     /// Download command keys to report after the next boot.
     pub pending_transfer: Option<String>,
+    /// URL of the last Download request.
+    pub download_url: Option<String>,
     pub authorization: Option<String>,
     sender: Option<SendRequest<Full<Bytes>>>,
     acs: SocketAddr,
@@ -156,6 +158,7 @@ impl TestCpe {
             cookie: None,
             received: Vec::new(),
             pending_transfer: None,
+            download_url: None,
             authorization: None,
             sender: None,
             acs,
@@ -448,6 +451,7 @@ impl TestCpe {
             Body::FactoryReset => Body::FactoryResetResponse,
             Body::Download(d) => {
                 self.pending_transfer = Some(d.command_key);
+                self.download_url = Some(d.url);
                 Body::DownloadResponse {
                     status: 1,
                     start_time: "0001-01-01T00:00:00Z".into(),

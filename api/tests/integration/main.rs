@@ -22,6 +22,8 @@ struct Harness {
     dir: tempfile::TempDir,
     db_url: String,
     auth: CpeAuth,
+    /// PEM certificate and key files for the CWMP-over-TLS listener.
+    tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 async fn pg_url() -> Option<String> {
@@ -50,7 +52,7 @@ impl Harness {
                 }
             },
         };
-        let mut h = Harness { server: None, dir, db_url, auth };
+        let mut h = Harness { server: None, dir, db_url, auth, tls: None };
         h.start().await;
         Some(h)
     }
@@ -61,11 +63,15 @@ impl Harness {
             database_url: Some(self.db_url.clone()),
             cwmp_listen: Some("127.0.0.1:0".parse().unwrap()),
             api_listen: Some("127.0.0.1:0".parse().unwrap()),
+            usp_ws_listen: Some("127.0.0.1:0".parse().unwrap()),
             cpe_auth: Some(self.auth),
             cpe_username: Some("cpe".into()),
             cpe_password: Some("cpe-secret".into()),
             session_timeout: Some(2),
             flush_interval_ms: Some(20),
+            cwmps_listen: self.tls.as_ref().map(|_| "127.0.0.1:0".parse().unwrap()),
+            tls_cert: self.tls.as_ref().map(|t| t.0.clone()),
+            tls_key: self.tls.as_ref().map(|t| t.1.clone()),
             ..Default::default()
         };
         let settings = Settings::resolve(args).unwrap();
@@ -336,6 +342,14 @@ async fn download_then_transfer_complete_matched_by_command_key() {
     assert_eq!(cpe.session(&["2 PERIODIC"]).await.unwrap(), vec!["Download"]);
     let (_, t) = h.api("GET", &format!("/api/v1/tasks/{}", task["id"]), None).await;
     assert_eq!(t["status"], "running", "waits for TransferComplete: {t}");
+    // The CPE fetches the signed URL it was given (here: the first four bytes).
+    let url = cpe.download_url.clone().unwrap();
+    let (status, body, etag) = http_get(&url, Some("bytes=0-3")).await;
+    assert_eq!(status, 206);
+    assert_eq!(body, b"firm");
+    assert!(etag.is_some());
+    let (status, _, _) = http_get(&url.replace("sig=", "sig=00"), None).await;
+    assert_eq!(status, 403, "a tampered signature is refused");
     let key = cpe.pending_transfer.clone().unwrap();
     // The CPE reboots into the new image and reports the transfer.
     assert!(cpe
@@ -635,4 +649,108 @@ async fn every_remaining_rpc_round_trips() {
     assert_eq!(cpe.session(&["2 PERIODIC"]).await.unwrap(), vec!["ChangeDUState"]);
     let (_, running) = h.api("GET", &format!("/api/v1/tasks/{}", t["id"]), None).await;
     assert_eq!(running["status"], "running");
+}
+
+/// GET an absolute http URL; returns status, body and ETag.
+async fn http_get(url: &str, range: Option<&str>) -> (u16, Vec<u8>, Option<String>) {
+    let uri: http::Uri = url.parse().unwrap();
+    let addr = format!("{}:{}", uri.host().unwrap(), uri.port_u16().unwrap());
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    let mut req = http::Request::get(uri.path_and_query().unwrap().as_str()).header("host", "acs");
+    if let Some(r) = range {
+        req = req.header("range", r);
+    }
+    let resp = sender.send_request(req.body(Full::new(Bytes::new())).unwrap()).await.unwrap();
+    let status = resp.status().as_u16();
+    let etag = resp.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+    (status, body, etag)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_and_probes() {
+    let h = Harness::new(Backend::Sqlite, CpeAuth::None).await.unwrap();
+    let mut cpe = TestCpe::tr098(h.cwmp(), "M1");
+    cpe.session(&["0 BOOTSTRAP"]).await.unwrap();
+    let (st, text) = api_call(h.server().api_addr, "GET", "/metrics", None, None).await;
+    assert_eq!(st, 200);
+    let text = text.as_str().unwrap().to_string();
+    assert!(text.contains("acsd_cwmp_informs_total 1"), "{text}");
+    assert!(text.contains("acsd_cwmp_inform_events_total{event=\"0 BOOTSTRAP\"} 1"), "{text}");
+    assert!(text.contains("acsd_cwmp_sessions_total{outcome=\"Completed\"} 1"), "{text}");
+    let (st, ready) = api_call(h.server().api_addr, "GET", "/readyz", None, None).await;
+    assert_eq!((st, ready["status"].as_str()), (200, Some("ready")));
+    let (st, _) = api_call(h.server().api_addr, "GET", "/healthz", None, None).await;
+    assert_eq!(st, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cwmp_over_tls() {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
+    std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
+
+    let mut h = Harness::new(Backend::Sqlite, CpeAuth::None).await.unwrap();
+    h.tls = Some((cert_path, key_path));
+    h.restart().await;
+    let addr = h.server().cwmps_addr.unwrap();
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = connector.connect(name, tcp).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.unwrap();
+    tokio::spawn(conn);
+    let cpe = TestCpe::tr181(addr, "TLS1");
+    let req = http::Request::post("/")
+        .header("host", "localhost")
+        .body(Full::new(Bytes::from(cpe.inform_envelope(&["0 BOOTSTRAP"]))))
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let decoded = cwmp_schema::decode(&bytes).unwrap();
+    assert!(matches!(decoded.envelope.body, cwmp_schema::Body::InformResponse { .. }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_envelope_mid_session_ends_the_session() {
+    let h = Harness::new(Backend::Sqlite, CpeAuth::None).await.unwrap();
+    let mut cpe = TestCpe::tr181(h.cwmp(), "MAL1");
+    cpe.session(&["0 BOOTSTRAP"]).await.unwrap();
+    let id = enc(&cpe.device_id());
+    let (_, task) = h
+        .api(
+            "POST",
+            &format!("/api/v1/devices/{id}/tasks"),
+            Some(json!({"name": "getParameterValues", "parameterNames": ["Device.DeviceInfo."]})),
+        )
+        .await;
+    assert_eq!(cpe.inform(&["2 PERIODIC"]).await.unwrap().status, 200);
+    let rpc = cpe.post_raw(Vec::new()).await.unwrap();
+    assert!(matches!(rpc.body, Some(cwmp_schema::Body::GetParameterValues { .. })));
+    // The CPE answers with garbage: 400, and the session is over.
+    let bad = cpe.post_raw(b"<soap-env:Envelope xmlns:soap-env=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap-env:Body><cwmp:GetParameterValuesResponse>".to_vec()).await.unwrap();
+    assert_eq!(bad.status, 400);
+    assert_eq!(h.server().acs.session_count(), 0);
+    assert_eq!(cpe.post_raw(Vec::new()).await.unwrap().status, 400, "no session any more");
+    // The interrupted attempt is recorded and the task retried at the next contact.
+    let (_, t) = h.api("GET", &format!("/api/v1/tasks/{}", task["id"]), None).await;
+    assert_eq!(t["status"], "queued", "{t}");
+    assert_eq!(t["fault"]["code"], "session_aborted");
 }
