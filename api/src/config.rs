@@ -91,6 +91,22 @@ pub struct ConfigArgs {
     /// Log format: text or json.
     #[arg(long, env = "ACSD_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// The USP controller's Endpoint ID (agents list it in `Device.LocalAgent.Controller.{i}.EndpointID`).
+    #[arg(long, env = "ACSD_USP_ENDPOINT_ID")]
+    pub usp_endpoint_id: Option<String>,
+    /// USP WebSocket MTP listener (agents connect to `ws://<host>:<port>/usp`).
+    #[arg(long, env = "ACSD_USP_WS_LISTEN")]
+    pub usp_ws_listen: Option<SocketAddr>,
+    /// MQTT broker for the USP MQTT MTP, `mqtt[s]://user:pass@host:port` (off when unset).
+    #[arg(long, env = "ACSD_MQTT_URL")]
+    pub mqtt_url: Option<String>,
+    /// The controller's MQTT topic. Default: `usp/controller/<endpoint id>`.
+    #[arg(long, env = "ACSD_MQTT_TOPIC")]
+    pub mqtt_topic: Option<String>,
+    /// Seconds of silence after which a USP agent is probed and, if it does not answer, shown
+    /// offline.
+    #[arg(long, env = "ACSD_USP_LIVENESS_TIMEOUT")]
+    pub usp_liveness_timeout: Option<u64>,
 }
 
 impl ConfigArgs {
@@ -119,7 +135,12 @@ impl ConfigArgs {
             connection_request_concurrency,
             flush_interval_ms,
             log,
-            log_format
+            log_format,
+            usp_endpoint_id,
+            usp_ws_listen,
+            mqtt_url,
+            mqtt_topic,
+            usp_liveness_timeout
         )
     }
 }
@@ -146,10 +167,17 @@ pub struct Settings {
     pub flush_interval: Duration,
     pub log: String,
     pub log_json: bool,
+    pub usp_endpoint_id: usp::codec::EndpointId,
+    pub usp_ws_listen: SocketAddr,
+    pub mqtt: Option<usp::mtp::mqtt::BrokerUrl>,
+    pub mqtt_topic: String,
+    pub usp_liveness_timeout: Duration,
 }
 
 pub const DEFAULT_CWMP_LISTEN: &str = "0.0.0.0:7547";
 pub const DEFAULT_API_LISTEN: &str = "0.0.0.0:8080";
+pub const DEFAULT_USP_WS_LISTEN: &str = "0.0.0.0:7548";
+pub const DEFAULT_USP_ENDPOINT_ID: &str = "proto::acsd";
 
 impl Settings {
     /// Merge flags/env (already combined by clap) over the TOML file over defaults.
@@ -174,6 +202,26 @@ impl Settings {
             return Err(ApiError::Config(
                 "--cpe-username and --cpe-password must be given together".into(),
             ));
+        }
+        let usp_endpoint_id = usp::codec::EndpointId::parse(
+            c.usp_endpoint_id.as_deref().unwrap_or(DEFAULT_USP_ENDPOINT_ID),
+        )
+        .map_err(|e| ApiError::Config(format!("--usp-endpoint-id: {e}")))?;
+        let mqtt = c
+            .mqtt_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .map(usp::mtp::mqtt::BrokerUrl::parse)
+            .transpose()
+            .map_err(|e| ApiError::Config(format!("--mqtt-url: {e}")))?;
+        let mqtt_topic = c
+            .mqtt_topic
+            .map(|t| t.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| usp::mtp::mqtt::default_topic(usp_endpoint_id.as_str()));
+        if mqtt_topic.is_empty() || mqtt_topic.contains(['+', '#']) {
+            return Err(ApiError::Config(format!(
+                "--mqtt-topic {mqtt_topic:?} must be a topic name without wildcards"
+            )));
         }
         let log_json = match c.log_format.as_deref() {
             None | Some("text") => false,
@@ -204,6 +252,11 @@ impl Settings {
             flush_interval: Duration::from_millis(c.flush_interval_ms.unwrap_or(200)),
             log: c.log.unwrap_or_else(|| "info".into()),
             log_json,
+            usp_endpoint_id,
+            usp_ws_listen: c.usp_ws_listen.unwrap_or_else(|| parse_addr(DEFAULT_USP_WS_LISTEN)),
+            mqtt,
+            mqtt_topic,
+            usp_liveness_timeout: Duration::from_secs(c.usp_liveness_timeout.unwrap_or(300).max(1)),
         })
     }
 }
@@ -256,6 +309,30 @@ mod tests {
         let err =
             Settings::resolve(ConfigArgs { config: Some(file), ..Default::default() }).unwrap_err();
         assert!(err.to_string().contains("cwmp_lisen"), "{err}");
+    }
+
+    #[test]
+    fn usp_options() {
+        let s = Settings::resolve(ConfigArgs::default()).unwrap();
+        assert_eq!(s.usp_endpoint_id.as_str(), DEFAULT_USP_ENDPOINT_ID);
+        assert_eq!(s.usp_ws_listen.to_string(), DEFAULT_USP_WS_LISTEN);
+        assert_eq!(s.mqtt_topic, "usp/controller/proto::acsd");
+        assert!(s.mqtt.is_none());
+        let cli = ConfigArgs {
+            usp_endpoint_id: Some("oui:00D09E:acs1".into()),
+            mqtt_url: Some("mqtt://u:p@127.0.0.1:1884".into()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(cli).unwrap();
+        assert_eq!(s.mqtt_topic, "usp/controller/oui:00D09E:acs1");
+        assert_eq!(s.mqtt.unwrap().port, 1884);
+        for bad in [
+            ConfigArgs { usp_endpoint_id: Some("not an id".into()), ..Default::default() },
+            ConfigArgs { mqtt_url: Some("http://broker".into()), ..Default::default() },
+            ConfigArgs { mqtt_topic: Some("usp/#".into()), ..Default::default() },
+        ] {
+            assert!(Settings::resolve(bad).is_err());
+        }
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub struct AppState {
     acs: Acs,
     store: Arc<dyn Store>,
     registry: Arc<Registry>,
+    usp: Option<usp::Usp>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -46,7 +47,21 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// Bundle the engine, the store and the metrics registry.
     pub fn new(acs: Acs, store: Arc<dyn Store>, registry: Registry) -> Self {
-        AppState { acs, store, registry: Arc::new(registry) }
+        AppState { acs, store, registry: Arc::new(registry), usp: None }
+    }
+
+    /// Serve USP agents' tasks and presence through the USP engine.
+    pub fn with_usp(mut self, usp: usp::Usp) -> Self {
+        self.usp = Some(usp);
+        self
+    }
+
+    /// USP presence for USP agents, CWMP contact for CPEs.
+    fn is_online(&self, d: &Device) -> bool {
+        match (&self.usp, d.protocol) {
+            (Some(usp), Protocol::Usp) => usp.is_online(&d.id),
+            _ => self.acs.is_online(&d.id),
+        }
     }
 }
 
@@ -104,6 +119,7 @@ pub fn router(state: AppState) -> Router {
         .route("/faults/{id}", axum::routing::delete(delete_fault))
         .route("/files", get(list_files))
         .route("/files/{name}", get(get_file).put(put_file).delete(delete_file))
+        .merge(crate::rest_provisioning::router(state.acs.clone(), state.store.clone()))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_FILE_BYTES));
     Router::new()
         .nest("/api/v1", v1)
@@ -152,7 +168,7 @@ fn rfc3339(t: Option<OffsetDateTime>) -> Value {
 }
 
 /// Device as the API shows it: no stored secrets.
-fn device_json(acs: &Acs, d: &Device) -> Value {
+fn device_json(s: &AppState, d: &Device) -> Value {
     json!({
         "id": d.id,
         "protocol": d.protocol,
@@ -176,7 +192,7 @@ fn device_json(acs: &Acs, d: &Device) -> Value {
         "periodicInformInterval": d.periodic_inform_interval,
         "tags": d.tags,
         "equipmentId": d.equipment_id,
-        "online": acs.is_online(&d.id),
+        "online": s.is_online(d),
     })
 }
 
@@ -236,7 +252,7 @@ async fn list_devices(
         .map(|d| {
             // The engine's index has the freshest telemetry (write-behind may lag).
             let fresh = s.acs.device(&d.id).unwrap_or_else(|| d.clone());
-            device_json(&s.acs, &fresh)
+            device_json(&s, &fresh)
         })
         .collect();
     Ok(Json(json!({ "items": items, "limit": limit, "offset": q.offset.unwrap_or(0) })))
@@ -255,7 +271,7 @@ async fn get_device(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let d = load_device(&s, &id).await?;
-    Ok(Json(device_json(&s.acs, &d)))
+    Ok(Json(device_json(&s, &d)))
 }
 
 async fn delete_device(
@@ -270,6 +286,9 @@ async fn delete_device(
     s.acs.flush().await?;
     let existed = s.store.delete_device(&id).await?;
     s.acs.forget_device(&id);
+    if let Some(usp) = &s.usp {
+        usp.forget_device(&id);
+    }
     if existed {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -371,6 +390,9 @@ async fn create_task(
             spec.name()
         )));
     }
+    if let (Protocol::Usp, Some(usp)) = (device.protocol, &s.usp) {
+        return create_usp_task(usp, &c, id, q, spec).await;
+    }
     let task = s.acs.enqueue_task(NewTask::new(id.clone(), spec)).await?;
     tracing::info!(device = %id, task = task.id, caller = %c.name, "task queued");
     let mut cr_error = None;
@@ -387,6 +409,40 @@ async fn create_task(
     let status = if task.status.is_final() { StatusCode::OK } else { StatusCode::ACCEPTED };
     let mut body = serde_json::to_value(&task).unwrap_or(Value::Null);
     if let (Some(e), Value::Object(m)) = (cr_error, &mut body) {
+        m.insert("connectionRequestError".into(), Value::String(e));
+    }
+    Ok((status, Json(body)).into_response())
+}
+
+/// `create_task` for a USP agent: queue; run now when the agent is online; wait like CWMP.
+async fn create_usp_task(
+    usp: &usp::Usp,
+    c: &Caller,
+    id: String,
+    q: TaskQuery,
+    spec: TaskSpec,
+) -> Result<Response, ApiError> {
+    use crate::server::usp_error;
+    if !usp::supports_task(&spec) {
+        return Err(ApiError::BadRequest(format!(
+            "task {} is not available over USP",
+            spec.name()
+        )));
+    }
+    let task = usp.enqueue_task(NewTask::new(id.clone(), spec)).await.map_err(usp_error)?;
+    tracing::info!(device = %id, task = task.id, caller = %c.name, "usp task queued");
+    let mut offline = None;
+    if q.connection_request.unwrap_or(false) && !usp.run_now(&id) {
+        offline = Some("the agent is offline; the task runs when it reconnects".to_string());
+    }
+    let wait = q.timeout.map(|ms| Duration::from_millis(ms).min(MAX_TASK_WAIT));
+    let task = match (wait, &offline) {
+        (Some(w), None) => usp.wait_task(task.id, w).await.map_err(usp_error)?.unwrap_or(task),
+        _ => task,
+    };
+    let status = if task.status.is_final() { StatusCode::OK } else { StatusCode::ACCEPTED };
+    let mut body = serde_json::to_value(&task).unwrap_or(Value::Null);
+    if let (Some(e), Value::Object(m)) = (offline, &mut body) {
         m.insert("connectionRequestError".into(), Value::String(e));
     }
     Ok((status, Json(body)).into_response())

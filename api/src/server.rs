@@ -29,6 +29,10 @@ pub struct RunningServer {
     pub api_addr: SocketAddr,
     /// The engine (tests inspect it).
     pub acs: Acs,
+    /// Where the USP WebSocket MTP is served (path `/usp`).
+    pub usp_ws_addr: SocketAddr,
+    /// The USP controller engine.
+    pub usp: usp::Usp,
     /// Secrets generated at first start (printed once by the binary).
     pub first_start: FirstStart,
     shutdown: watch::Sender<bool>,
@@ -58,6 +62,18 @@ fn random_secret(len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();
     (0..len).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect()
+}
+
+/// An error of the USP engine as an API error: storage stays storage (invalid tasks are the
+/// caller's fault), the rest is configuration or state.
+pub fn usp_error(e: usp::UspError) -> ApiError {
+    match e {
+        usp::UspError::Storage(s) => ApiError::Store(s),
+        usp::UspError::NotConnected(_) | usp::UspError::Timeout { .. } => {
+            ApiError::Conflict(e.to_string())
+        }
+        other => ApiError::Config(other.to_string()),
+    }
 }
 
 /// Hex SHA-256 of an API token, as stored.
@@ -191,6 +207,25 @@ pub async fn start(
     metrics.register(&mut registry);
     let acs = Acs::new(cfg, store.clone(), telemetry, metrics).await?;
 
+    // USP controller: engine, WebSocket MTP, MQTT MTP when a broker is configured.
+    let usp_metrics = usp::UspMetrics::default();
+    usp_metrics.register(&mut registry);
+    let mut usp_cfg = usp::UspConfig::new(settings.usp_endpoint_id.clone());
+    usp_cfg.liveness_timeout = settings.usp_liveness_timeout;
+    {
+        let cfg = acs.config();
+        let (base, secret, ttl) =
+            (cfg.public_url.clone(), cfg.secret.clone(), cfg.file_url_ttl.as_secs());
+        usp_cfg.file_url = Some(Arc::new(move |name: &str| {
+            let base = base.as_deref()?;
+            let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0).unsigned_abs();
+            Some(acs::files::sign_file_url(base, name, now + ttl, &secret))
+        }));
+    }
+    let usp = usp::Usp::new(usp_cfg, store.clone(), usp_metrics).await.map_err(usp_error)?;
+    let usp_listener = bind(settings.usp_ws_listen).await?;
+    let usp_ws_addr = usp_listener.local_addr()?;
+
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let wait = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;
@@ -225,9 +260,30 @@ pub async fn start(
 
     tasks.push(tokio::spawn(acs.clone().run_sweeper(shutdown_rx.clone())));
 
+    let usp2 = usp.clone();
+    let rx = shutdown_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = usp::mtp::ws::serve(usp_listener, usp2, rx).await {
+            tracing::error!(error = %e, "usp websocket listener failed");
+        }
+    }));
+    tasks.push(tokio::spawn(usp.clone().run_liveness(shutdown_rx.clone())));
+    if let Some(broker) = settings.mqtt.clone() {
+        let mqtt = usp::mtp::mqtt::MqttSettings {
+            broker,
+            topic: settings.mqtt_topic.clone(),
+            client_id: None,
+        };
+        let handle =
+            usp::mtp::mqtt::start(usp.clone(), mqtt, shutdown_rx.clone()).map_err(usp_error)?;
+        tasks.push(tokio::spawn(async move {
+            let _ = handle.await;
+        }));
+    }
+
     let api_listener = bind(settings.api_listen).await?;
     let api_addr = api_listener.local_addr()?;
-    let state = AppState::new(acs.clone(), store.clone(), registry);
+    let state = AppState::new(acs.clone(), store.clone(), registry).with_usp(usp.clone());
     let router = rest::router(state);
     let rx = shutdown_rx.clone();
     tasks.push(tokio::spawn(async move {
@@ -244,6 +300,8 @@ pub async fn start(
         cwmps_addr,
         api_addr,
         acs,
+        usp_ws_addr,
+        usp,
         first_start,
         shutdown: shutdown_tx,
         tasks,

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cpe;
+mod usp;
 
 use std::net::SocketAddr;
 use std::time::Duration;
