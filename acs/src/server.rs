@@ -230,11 +230,11 @@ async fn handle(acs: &Acs, conn: &Connection, req: Request<Incoming>) -> Respons
         }
     }
 
-    let charset = crate::body::charset_of(req.headers()).map(str::to_owned);
-    let headers = req.headers().clone();
+    let (parts, incoming) = req.into_parts();
+    let charset = crate::body::charset_of(&parts.headers).map(str::to_owned);
     let body = match crate::body::read_body(
-        req.into_body(),
-        &headers,
+        incoming,
+        &parts.headers,
         acs.inner.config.max_body_bytes,
         acs.inner.config.body_timeout,
     )
