@@ -8,11 +8,13 @@
 //! - [`server`]: opens the store, starts the CWMP engine, binds listeners, runs until shutdown.
 //! - [`rest`]: the `/api/v1` routes (devices, tasks, faults, files), `/healthz`, `/readyz`,
 //!   `/metrics`.
+//! - [`rest_provisioning`]: equipment, profiles, provisioning status/audit, rules, overrides.
 //! - [`error`]: the crate's error type, rendered as `{"error": ..., "detail": ...}`.
 
 pub mod config;
 pub mod error;
 pub mod rest;
+pub mod rest_provisioning;
 pub mod server;
 
 pub use config::{ConfigArgs, CpeAuth, Settings};

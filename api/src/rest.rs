@@ -119,6 +119,7 @@ pub fn router(state: AppState) -> Router {
         .route("/faults/{id}", axum::routing::delete(delete_fault))
         .route("/files", get(list_files))
         .route("/files/{name}", get(get_file).put(put_file).delete(delete_file))
+        .merge(crate::rest_provisioning::router(state.acs.clone(), state.store.clone()))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_FILE_BYTES));
     Router::new()
         .nest("/api/v1", v1)

@@ -755,3 +755,5 @@ async fn malformed_envelope_mid_session_ends_the_session() {
     assert_eq!(t["status"], "queued", "{t}");
     assert_eq!(t["fault"]["code"], "session_aborted");
 }
+
+mod provisioning;
