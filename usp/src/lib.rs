@@ -14,6 +14,8 @@
 //! - [`mtp`]: thin socket adapters — [`mtp::ws`] (WebSocket server on `/usp`) and
 //!   [`mtp::mqtt`] (MQTT 5 client of a broker, serving 5.0 and 3.1.1 agents).
 //! - [`metrics`]: Prometheus counters and gauges.
+//! - `engine`, `mtp` and `metrics` need the default feature `engine`; without it the crate is
+//!   the pure codec.
 //! - `testing` (feature `test-agent`): a USP agent with an in-memory TR-181 model, for tests
 //!   and simulators.
 //!
@@ -25,12 +27,17 @@
 //! `USP_REGEN=1 cargo test -p usp --test integration codegen`.
 
 pub mod codec;
+#[cfg(feature = "engine")]
 pub mod engine;
+#[cfg(feature = "engine")]
 pub mod metrics;
+#[cfg(feature = "engine")]
 pub mod mtp;
 #[cfg(feature = "test-agent")]
 pub mod testing;
 
 pub use codec::{ErrorCode, UspError};
+#[cfg(feature = "engine")]
 pub use engine::{supports_task, Origin, RecordOutcome, Usp, UspConfig};
+#[cfg(feature = "engine")]
 pub use metrics::UspMetrics;

@@ -88,6 +88,7 @@ pub enum UspError {
     NeedsData(String),
 
     /// The store failed (ours or the database's).
+    #[cfg(feature = "engine")]
     #[error("storage: {0}")]
     Storage(#[from] provisioning::StoreError),
 
@@ -128,8 +129,9 @@ impl UspError {
             Self::Path { kind, .. } => kind.code(),
             Self::Version(_) => ErrorCode::InvalidArguments,
             Self::EndpointId { .. } => ErrorCode::InvalidRecordValue,
+            #[cfg(feature = "engine")]
+            Self::Storage(_) => ErrorCode::InternalError,
             Self::NeedsData(_)
-            | Self::Storage(_)
             | Self::NotConnected(_)
             | Self::Timeout { .. }
             | Self::Mtp(_)

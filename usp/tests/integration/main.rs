@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod codegen;
+mod corpus;
 mod engine;
 mod fixtures;
 mod mqtt;
