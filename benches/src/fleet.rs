@@ -384,7 +384,7 @@ async fn cr_listener(listener: TcpListener, fleet: std::sync::Weak<Fleet>) {
                     let Some(fleet) = fleet.upgrade() else {
                         return Ok::<_, Infallible>(cr_response(503, None));
                     };
-                    Ok(handle_cr(&fleet, &req))
+                    Ok(handle_cr(&fleet, &req).await)
                 }
             });
             let _ = hyper::server::conn::http1::Builder::new()
@@ -394,7 +394,7 @@ async fn cr_listener(listener: TcpListener, fleet: std::sync::Weak<Fleet>) {
     }
 }
 
-fn handle_cr(
+async fn handle_cr(
     fleet: &Arc<Fleet>,
     req: &hyper::Request<hyper::body::Incoming>,
 ) -> hyper::Response<CrBody> {
@@ -407,8 +407,9 @@ fn handle_cr(
         return cr_response(404, None);
     };
     let Some(lock) = fleet.devices.get(idx) else { return cr_response(404, None) };
-    let Ok(cpe) = lock.try_lock() else {
-        // In a session already: CPEs answer 503 and carry on.
+    // A device in a session accepts the request and opens a new session right after the
+    // current one (one session at a time); a device stuck for longer answers 503.
+    let Ok(cpe) = tokio::time::timeout(Duration::from_secs(2), lock.lock()).await else {
         return cr_response(503, None);
     };
     let (user, pass) = cpe.cr_credentials();
@@ -434,7 +435,7 @@ fn handle_cr(
     f.followups_in_flight.fetch_add(1, Ordering::Relaxed);
     tokio::spawn(async move {
         let stats = f.followups.clone();
-        for _ in 0..50 {
+        for _ in 0..250 {
             if f.session(idx, vec![event(EventCode::ConnectionRequest)], &stats, Instant::now())
                 .await
             {

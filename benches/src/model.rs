@@ -45,6 +45,8 @@ pub struct ModelTemplate {
     /// Entries sorted by path.
     entries: Vec<Entry>,
     index: HashMap<String, usize>,
+    /// Indices of the entries sent in every Inform.
+    inform: Vec<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,7 +111,8 @@ impl ModelTemplate {
             return Err(FleetError::Model(format!("every path must start with {root}")));
         }
         let index = entries.iter().enumerate().map(|(i, e)| (e.path.clone(), i)).collect();
-        Ok(ModelTemplate { name: name.into(), root, entries, index })
+        let inform = entries.iter().enumerate().filter(|(_, e)| e.inform).map(|(i, _)| i).collect();
+        Ok(ModelTemplate { name: name.into(), root, entries, index, inform })
     }
 
     /// Parse the CSV format: `path,type,flags,value`, `#` comments, a header line.
@@ -517,12 +520,8 @@ impl DeviceModel {
 
     /// Parameters sent in every Inform.
     pub fn inform_parameters(&self, id: &Identity) -> Vec<Item> {
-        self.template
-            .entries
-            .iter()
-            .filter(|e| e.inform)
-            .filter_map(|e| self.get(&e.path, id))
-            .collect()
+        let t = &self.template;
+        t.inform.iter().filter_map(|&i| self.get(&t.entries[i].path, id)).collect()
     }
 }
 

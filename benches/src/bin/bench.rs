@@ -169,8 +169,7 @@ fn wait_http_ok(addr: SocketAddr, path: &str, timeout: Duration) -> anyhow::Resu
             if s.write_all(req.as_bytes()).is_ok() {
                 let mut buf = [0u8; 64];
                 if let Ok(n) = s.read(&mut buf) {
-                    if buf[..n].starts_with(b"HTTP/1.1 200")
-                        || buf[..n].starts_with(b"HTTP/1.1 405")
+                    if buf[..n].starts_with(b"HTTP/1.1 2") || buf[..n].starts_with(b"HTTP/1.1 405")
                     {
                         return Ok(());
                     }
@@ -359,8 +358,7 @@ fn ceiling(bin: &Path, out: &Path, z: &Sizes, rows: &mut Vec<Row>) -> anyhow::Re
         .context("starting bare-ceiling")?;
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let result = (|| {
-        wait_http_ok(addr, "/", Duration::from_secs(20))
-            .or_else(|_| wait_http_ok(addr, "/", Duration::from_secs(1)))?;
+        wait_http_ok(addr, "/", Duration::from_secs(20))?;
         let sampler = Sampler::start(child.id());
         let v = fleet(
             bin,
@@ -534,7 +532,7 @@ fn backend_run(
             "mixed",
             [
                 base("mixed", z.mixed_devices, "MIX"),
-                vec![s("--rate"), s((r / 2.0).round().max(10.0))],
+                vec![s("--rate"), s((r / 2.0).min(z.mixed_devices as f64).round().max(10.0))],
             ]
             .concat(),
             "mixed",
@@ -688,7 +686,7 @@ fn main() -> anyhow::Result<()> {
             concurrency: opts.concurrency,
             rss_devices: opts.rss_devices.unwrap_or(100_000),
             rss_sessions: opts.rss_sessions,
-            mixed_devices: 2000,
+            mixed_devices: 10_000,
         }
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
