@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use provisioning::equipment::{Band, Profile, Security, VoiceLine, WifiConfig};
 use provisioning::mapping::{discovery_paths, map_profile};
 use provisioning::overrides::Overrides;
@@ -137,29 +137,32 @@ fn bench(c: &mut Criterion) {
     let known_vec: Vec<(String, String, Option<String>)> =
         known.iter().map(|(k, v)| (k.clone(), v.clone(), None)).collect();
     c.bench_function("provisioning/run_plan_profile_diff_tr181", |b| {
-        b.iter(|| {
-            let job = EquipmentJob {
-                equipment_id: 1,
-                version: 2,
-                profile: profile.clone(),
-                overrides: Vec::new(),
-            };
-            let mut run =
-                ProvisionRun::new(DataModel::Tr181, known_vec.clone(), Vec::new(), Some(job));
-            // Discovery answered from the cache, then the set is planned.
-            let mut sets = 0;
-            while let Some(n) = run.next_need() {
-                match n {
-                    Need::Refresh(_) => run.on_values(&[]),
-                    Need::Set { values, .. } => {
-                        sets += values.len();
-                        break;
+        b.iter(
+            || {
+                let job = EquipmentJob {
+                    equipment_id: 1,
+                    version: 2,
+                    profile: profile.clone(),
+                    overrides: Vec::new(),
+                };
+                let mut run =
+                    ProvisionRun::new(DataModel::Tr181, known_vec.clone(), Vec::new(), Some(job));
+                // Discovery answered from the cache, then the set is planned.
+                let mut sets = 0;
+                while let Some(n) = run.next_need() {
+                    match n {
+                        Need::Refresh(_) => run.on_values(&[]),
+                        Need::Set { values, .. } => {
+                            sets += values.len();
+                            break;
+                        }
+                        _ => break,
                     }
-                    _ => break,
                 }
-            }
-            black_box(sets)
-        })
+                black_box(sets)
+            },
+            BatchSize::SmallInput,
+        )
     });
 }
 
