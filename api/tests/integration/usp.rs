@@ -222,3 +222,104 @@ async fn usp_agent_over_mqtt_end_to_end() {
     agent.close().await;
     server.shutdown().await;
 }
+
+/// The agent's model: two radios (5 GHz on Radio.1, 2.4 GHz on Radio.3), SSIDs and access
+/// points cross-referenced, TR-104 v2 voice with two SIP clients and lines.
+fn provisionable_model(id: &str, serial: &str) -> Model {
+    let mut m = Model::tr181(id, "00D09E", "TestONT", serial);
+    m.params.retain(|k, _| !k.starts_with("Device.WiFi.") && !k.starts_with("Device.Services."));
+    let mut set = |k: &str, v: &str| {
+        m.params.insert(k.to_owned(), v.to_owned());
+    };
+    set("Device.WiFi.Radio.1.OperatingFrequencyBand", "5GHz");
+    set("Device.WiFi.Radio.3.OperatingFrequencyBand", "2.4GHz");
+    set("Device.WiFi.SSID.1.LowerLayers", "Device.WiFi.Radio.3");
+    set("Device.WiFi.SSID.1.SSID", "factory-2g");
+    set("Device.WiFi.SSID.1.Enable", "false");
+    set("Device.WiFi.SSID.2.LowerLayers", "Device.WiFi.Radio.1.");
+    set("Device.WiFi.SSID.2.SSID", "factory-5g");
+    set("Device.WiFi.SSID.2.Enable", "false");
+    for (ap, ssid) in [(1, 2), (2, 1)] {
+        let p = format!("Device.WiFi.AccessPoint.{ap}.");
+        set(&format!("{p}SSIDReference"), &format!("Device.WiFi.SSID.{ssid}"));
+        set(&format!("{p}Enable"), "false");
+        set(&format!("{p}Security.ModeEnabled"), "None");
+        set(&format!("{p}Security.KeyPassphrase"), "");
+        set(&format!("{p}Security.SAEPassphrase"), "");
+    }
+    let vs = "Device.Services.VoiceService.1.";
+    for i in 1..=2 {
+        for (leaf, v) in
+            [("AuthUserName", ""), ("AuthPassword", ""), ("RegisterURI", ""), ("Enable", "false")]
+        {
+            set(&format!("{vs}SIP.Client.{i}.{leaf}"), v);
+        }
+        set(&format!("{vs}SIP.Client.{i}.Network"), &format!("{vs}SIP.Network.{i}"));
+        for leaf in ["RegistrarServer", "ProxyServer", "OutboundProxy", "UserAgentDomain"] {
+            set(&format!("{vs}SIP.Network.{i}.{leaf}"), "");
+        }
+        set(&format!("{vs}CallControl.Line.{i}.DirectoryNumber"), "");
+        set(&format!("{vs}CallControl.Line.{i}.Provider"), &format!("{vs}SIP.Client.{i}"));
+    }
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usp_agent_matched_by_serial_gets_wifi_and_sip() {
+    let h = Harness::new(Backend::Sqlite, CpeAuth::None).await.unwrap();
+    let profile = json!({
+        "wifi": [
+            {"band": "2.4", "ssid": "Casa", "passphrase": "wifi-secret-24", "security": "wpa2-psk"},
+            {"band": "5", "ssid": "Casa-5G", "passphrase": "wifi-secret-5g", "security": "wpa2-wpa3"}
+        ],
+        "voice": [
+            {"line": 1, "sip_username": "5551001", "sip_password": "sip-secret-1",
+             "registrar": "sip.isp.example", "proxy": "proxy.isp.example", "domain": "isp.example",
+             "directory_number": "+1 555 1001"}
+        ]
+    });
+    let (st, eq) = h
+        .api(
+            "POST",
+            "/api/v1/equipment",
+            Some(json!({"kind": "ont", "serial": "USPSN42", "profile": profile})),
+        )
+        .await;
+    assert_eq!(st, 201, "{eq}");
+    let eq_id = eq["id"].as_i64().unwrap();
+
+    let id = "os::00D09E-USPSN42";
+    let mtp = AgentMtp::WebSocket { addr: h.server().usp_ws_addr, eid_query: false };
+    let agent =
+        TestAgent::connect(mtp, id, CONTROLLER, provisionable_model(id, "USPSN42")).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, s) = h.api("GET", &format!("/api/v1/equipment/{eq_id}/provisioning"), None).await;
+        if s["state"] == "verified" {
+            break;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let (_, f) = h.api("GET", "/api/v1/faults", None).await;
+            panic!("not verified: {s}\nfaults: {f}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(agent.param("Device.WiFi.SSID.1.SSID").as_deref(), Some("Casa"));
+    assert_eq!(agent.param("Device.WiFi.SSID.2.SSID").as_deref(), Some("Casa-5G"));
+    assert_eq!(
+        agent.param("Device.WiFi.AccessPoint.2.Security.KeyPassphrase").as_deref(),
+        Some("wifi-secret-24")
+    );
+    let vs = "Device.Services.VoiceService.1.";
+    assert_eq!(agent.param(&format!("{vs}SIP.Client.1.AuthUserName")).as_deref(), Some("5551001"));
+    assert_eq!(
+        agent.param(&format!("{vs}SIP.Network.1.RegistrarServer")).as_deref(),
+        Some("sip.isp.example")
+    );
+    let (_, s) = h.api("GET", &format!("/api/v1/equipment/{eq_id}/provisioning"), None).await;
+    assert_eq!(s["deviceId"], id, "{s}");
+    assert!(!s.to_string().contains("wifi-secret-24"), "{s}");
+    let (_, dev) = h.api("GET", &format!("/api/v1/devices/{}", enc(id)), None).await;
+    assert_eq!(dev["equipmentId"], eq_id);
+    agent.close().await;
+}

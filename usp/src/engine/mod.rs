@@ -7,6 +7,7 @@
 //! sends requests and awaits the responses the adapter's read loop delivers.
 
 mod onboard;
+mod provision;
 mod tasks;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -77,6 +77,10 @@ impl Usp {
             tracing::info!(agent = %agent_id, error = %e, "subscriptions postponed");
             return;
         }
+        if !self.provision(agent_id).await {
+            tracing::info!(agent = %agent_id, "provisioning postponed");
+            return;
+        }
         if let Some(mut a) = self.inner.agents.get_mut(agent_id) {
             if a.onboard_gen == generation {
                 a.onboard = false;

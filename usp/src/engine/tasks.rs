@@ -244,7 +244,7 @@ impl Usp {
         keep_going
     }
 
-    async fn ask(&self, agent_id: &str, msg: Msg) -> Result<IncomingKind, ExecError> {
+    pub(super) async fn ask(&self, agent_id: &str, msg: Msg) -> Result<IncomingKind, ExecError> {
         let Incoming { kind, .. } = self.request(agent_id, msg).await?;
         match kind {
             IncomingKind::Error(e) => Err(error_fault(e)),
