@@ -272,8 +272,21 @@ impl ProvSession {
                 }
             }
             None => {
-                let by_serial = normalize_serial(&device.serial_number)
-                    .and_then(|k| idx.by_serial.get(&k).map(|v| *v));
+                let key = normalize_serial(&device.serial_number);
+                let mut by_serial = key.as_ref().and_then(|k| idx.by_serial.get(k).map(|v| *v));
+                if by_serial.is_none() && bootish {
+                    // Equipment registered through another node sharing the database: look it
+                    // up once per boot (not on periodic contacts).
+                    if let Some(k) = key {
+                        let f = EquipmentFilter { serial_key: Some(k), ..Default::default() };
+                        let found =
+                            inner.store.list_equipment(&f).await.map_err(AcsError::storage)?;
+                        if let Some(e) = found.first() {
+                            idx.put(e);
+                            by_serial = Some(e.id);
+                        }
+                    }
+                }
                 match by_serial {
                     Some(id) => {
                         if claim(acs, &device.id, id, "serial", mem.conflict, bootish).await? {

@@ -79,7 +79,7 @@ pub enum Band {
 impl Band {
     /// Classify a radio's `OperatingFrequencyBand` (`"2.4GHz"`, `"5GHz"`, `"6GHz"`).
     pub fn from_frequency(s: &str) -> Option<Band> {
-        let s = s.trim().to_ascii_lowercase();
+        let s = s.trim();
         if s.starts_with("2.4") {
             Some(Band::B2_4)
         } else if s.starts_with('5') {
