@@ -98,6 +98,7 @@ fn session_in_process(c: &mut Criterion) {
             timeout: Duration::from_secs(10),
             version: CwmpVersion::V1_2,
             think: Duration::ZERO,
+            keep_alive: false,
         };
         let model = ModelTemplate::load("tr181")?;
         let mut cpe = Cpe::new(

@@ -56,6 +56,8 @@ pub struct Fleet {
     pub devices: Vec<tokio::sync::Mutex<Cpe>>,
     /// Bound address of the connection-request listener.
     pub cr_addr: Option<SocketAddr>,
+    /// Kept-open connections per device (only with `Target::keep_alive`).
+    conns: Vec<std::sync::Mutex<Option<Conn>>>,
     /// Sessions caused by reboots, downloads, scheduled informs and connection requests.
     pub followups: Arc<Stats>,
     followups_in_flight: AtomicU64,
@@ -114,9 +116,11 @@ impl Fleet {
                 ))
             })
             .collect();
+        let conns = (0..cfg.devices).map(|_| std::sync::Mutex::new(None)).collect();
         let fleet = Arc::new(Fleet {
             target: cfg.target,
             devices,
+            conns,
             cr_addr,
             followups: Arc::new(Stats::new("followups")),
             followups_in_flight: AtomicU64::new(0),
@@ -141,7 +145,17 @@ impl Fleet {
         let Some(lock) = self.devices.get(idx) else { return false };
         let Ok(mut cpe) = lock.try_lock() else { return false };
         stats.started_sessions.fetch_add(1, Ordering::Relaxed);
-        let outcome = session::run(&self.target, &mut cpe, events).await;
+        let mut pooled = if self.target.keep_alive {
+            self.conns.get(idx).and_then(|c| c.lock().ok().and_then(|mut g| g.take()))
+        } else {
+            None
+        };
+        let outcome = session::run_on(&self.target, &mut cpe, events, &mut pooled).await;
+        if let (Some(conn), Some(slot)) = (pooled, self.conns.get(idx)) {
+            if let Ok(mut g) = slot.lock() {
+                *g = Some(conn);
+            }
+        }
         stats.record(&outcome, since.elapsed());
         drop(cpe);
         if let Ok(r) = outcome {

@@ -33,6 +33,8 @@ pub struct Target {
     pub version: CwmpVersion,
     /// Pause between the InformResponse and the next POST (holds sessions open).
     pub think: Duration,
+    /// Keep each device's TCP connection open between sessions.
+    pub keep_alive: bool,
 }
 
 /// What happened in one session.
@@ -103,8 +105,23 @@ pub async fn run(
     cpe: &mut Cpe,
     events: Vec<EventStruct>,
 ) -> Result<SessionResult, FleetError> {
+    run_on(target, cpe, events, &mut None).await
+}
+
+/// Like [`run`], starting on `pooled` when it holds an open connection; with
+/// [`Target::keep_alive`] the connection is left in `pooled` for the device's next session
+/// (a measurement aid: real CPEs open a new connection per session).
+pub async fn run_on(
+    target: &Target,
+    cpe: &mut Cpe,
+    events: Vec<EventStruct>,
+    pooled: &mut Option<Conn>,
+) -> Result<SessionResult, FleetError> {
     let mut result = SessionResult::default();
-    let conn = Conn::connect(target.addr, target.timeout).await?;
+    let conn = match pooled.take() {
+        Some(c) if !c.closed => c,
+        _ => Conn::connect(target.addr, target.timeout).await?,
+    };
     let mut io = Io {
         target,
         conn,
@@ -199,6 +216,9 @@ pub async fn run(
     }
     .await;
     result.http_requests = io.sent;
+    if target.keep_alive && outcome.is_ok() && !io.conn.closed {
+        *pooled = Some(io.conn);
+    }
     match outcome {
         Ok(()) => {
             cpe.session_completed();

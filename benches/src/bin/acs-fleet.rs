@@ -99,6 +99,10 @@ struct Args {
     /// Concurrent: how long each session is held open after the InformResponse.
     #[arg(long, default_value_t = 5000)]
     hold_ms: u64,
+    /// Keep each device's TCP connection open between its sessions (isolates the server's
+    /// per-session cost from TCP setup; real CPEs reconnect every session).
+    #[arg(long)]
+    keep_alive: bool,
     /// Timeout of one HTTP exchange, seconds.
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
@@ -297,6 +301,7 @@ async fn main() -> anyhow::Result<()> {
         timeout: Duration::from_secs_f64(args.timeout),
         version,
         think: Duration::ZERO,
+        keep_alive: args.keep_alive,
     };
     let fleet = Fleet::start(FleetConfig {
         target: target.clone(),

@@ -349,7 +349,7 @@ struct Sizes {
 }
 
 /// Measure the bare ceiling: the same simulator against canned answers.
-fn ceiling(bin: &Path, out: &Path, z: &Sizes, rows: &mut Vec<Row>) -> anyhow::Result<f64> {
+fn ceiling(bin: &Path, out: &Path, z: &Sizes, rows: &mut Vec<Row>) -> anyhow::Result<(f64, f64)> {
     let port = free_port()?;
     let mut child = Command::new(bin.join("bare-ceiling"))
         .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -357,33 +357,29 @@ fn ceiling(bin: &Path, out: &Path, z: &Sizes, rows: &mut Vec<Row>) -> anyhow::Re
         .spawn()
         .context("starting bare-ceiling")?;
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-    let result = (|| {
-        wait_http_ok(addr, "/", Duration::from_secs(20))?;
+    let mut measure = |name: &str, label: &str, extra: &[&str]| -> anyhow::Result<f64> {
         let sampler = Sampler::start(child.id());
-        let v = fleet(
-            bin,
-            out,
-            "ceiling-periodic",
-            &[
-                s("periodic"),
-                s("--acs-url"),
-                format!("http://{addr}/"),
-                s("--no-register"),
-                s("--devices"),
-                s(z.devices),
-                s("--concurrency"),
-                s(z.concurrency),
-                s("--duration"),
-                s(z.duration),
-                s("--quiet"),
-            ],
-        )?;
+        let mut args = vec![
+            s("periodic"),
+            s("--acs-url"),
+            format!("http://{addr}/"),
+            s("--no-register"),
+            s("--devices"),
+            s(z.devices),
+            s("--concurrency"),
+            s(z.concurrency),
+            s("--duration"),
+            s(z.duration),
+            s("--quiet"),
+        ];
+        args.extend(extra.iter().map(s));
+        let v = fleet(bin, out, name, &args)?;
         let (rss, cpu) = sampler.finish(child.id());
         let p = phase(&v, "periodic").context("no periodic phase")?.clone();
         let c = p["throughput_per_s"].as_f64().unwrap_or(0.0);
         rows.push(Row {
             backend: "bare hyper".into(),
-            scenario: "ceiling: periodic, closed loop".into(),
+            scenario: label.into(),
             phase: p,
             rss_mb: Some(rss),
             cpu: Some(cpu),
@@ -391,7 +387,16 @@ fn ceiling(bin: &Path, out: &Path, z: &Sizes, rows: &mut Vec<Row>) -> anyhow::Re
             note: "canned answers (server RSS/CPU)".into(),
         });
         Ok(c)
-    })();
+    };
+    let result = wait_http_ok(addr, "/", Duration::from_secs(20)).and_then(|()| {
+        let c = measure("ceiling-periodic", "ceiling: periodic, closed loop", &[])?;
+        let k = measure(
+            "ceiling-periodic-keepalive",
+            "ceiling: periodic, closed loop, kept-open connections",
+            &["--keep-alive"],
+        )?;
+        Ok((c, k))
+    });
     stop_child(&mut child);
     result
 }
@@ -404,7 +409,7 @@ fn backend_run(
     db: Option<&str>,
     z: &Sizes,
     rate: Option<f64>,
-    ceiling: f64,
+    ceilings: (f64, f64),
     rows: &mut Vec<Row>,
 ) -> anyhow::Result<()> {
     let mut acsd = start_acsd(bin, out, backend, db)?;
@@ -485,8 +490,18 @@ fn backend_run(
             [base("periodic", z.devices, "SIM"), vec![s("--no-register")]].concat(),
             "periodic",
             "periodic, closed loop (max)",
-            Some(ceiling),
+            Some(ceilings.0),
             "Inform, empty POST, 204",
+            None,
+        )?;
+        run(
+            "periodic-keepalive",
+            [base("periodic", z.devices, "SIM"), vec![s("--no-register"), s("--keep-alive")]]
+                .concat(),
+            "periodic",
+            "periodic, closed loop, kept-open connections",
+            Some(ceilings.1),
+            "no TCP setup per session",
             None,
         )?;
         let max = phase(&closed, "periodic")
@@ -691,8 +706,12 @@ fn main() -> anyhow::Result<()> {
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut rows = Vec::new();
-    let ceiling_rate = ceiling(&bin, &out, &z, &mut rows)?;
-    eprintln!("ceiling: {ceiling_rate:.0} sessions/s");
+    let ceilings = ceiling(&bin, &out, &z, &mut rows)?;
+    let ceiling_rate = ceilings.0;
+    eprintln!(
+        "ceiling: {:.0} sessions/s ({:.0} with kept-open connections)",
+        ceilings.0, ceilings.1
+    );
     let backends: Vec<String> = if smoke {
         vec!["sqlite".into()]
     } else {
@@ -702,7 +721,7 @@ fn main() -> anyhow::Result<()> {
     for b in &backends {
         match b.as_str() {
             "sqlite" => {
-                backend_run(&bin, &out, "sqlite", None, &z, opts.rate, ceiling_rate, &mut rows)?
+                backend_run(&bin, &out, "sqlite", None, &z, opts.rate, ceilings, &mut rows)?
             }
             "postgres" if opts.postgres != "none" => {
                 match rt.block_on(create_pg_database(&opts.postgres)) {
@@ -714,7 +733,7 @@ fn main() -> anyhow::Result<()> {
                             Some(&url),
                             &z,
                             opts.rate,
-                            ceiling_rate,
+                            ceilings,
                             &mut rows,
                         );
                         rt.block_on(drop_pg_database(&opts.postgres, &name));
@@ -736,6 +755,7 @@ fn main() -> anyhow::Result<()> {
         "mode": if smoke { "smoke" } else { "all" },
         "sizes": {"devices": z.devices, "duration_s": z.duration, "concurrency": z.concurrency, "rss_devices": z.rss_devices, "rss_sessions": z.rss_sessions},
         "ceiling_sessions_per_s": ceiling_rate,
+        "ceiling_keepalive_sessions_per_s": ceilings.1,
         "rows": rows.iter().map(|r| json!({
             "backend": r.backend, "scenario": r.scenario, "phase": r.phase,
             "acsd_peak_rss_mb": r.rss_mb, "acsd_cpu_cores": r.cpu,
