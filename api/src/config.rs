@@ -97,6 +97,9 @@ pub struct ConfigArgs {
     /// USP WebSocket MTP listener (agents connect to `ws://<host>:<port>/usp`).
     #[arg(long, env = "ACSD_USP_WS_LISTEN")]
     pub usp_ws_listen: Option<SocketAddr>,
+    /// USP WebSocket MTP over TLS listener (`wss://<host>:<port>/usp`; needs --tls-cert and --tls-key).
+    #[arg(long, env = "ACSD_USP_WSS_LISTEN")]
+    pub usp_wss_listen: Option<SocketAddr>,
     /// MQTT broker for the USP MQTT MTP, `mqtt[s]://user:pass@host:port` (off when unset).
     #[arg(long, env = "ACSD_MQTT_URL")]
     pub mqtt_url: Option<String>,
@@ -138,6 +141,7 @@ impl ConfigArgs {
             log_format,
             usp_endpoint_id,
             usp_ws_listen,
+            usp_wss_listen,
             mqtt_url,
             mqtt_topic,
             usp_liveness_timeout
@@ -169,6 +173,7 @@ pub struct Settings {
     pub log_json: bool,
     pub usp_endpoint_id: usp::codec::EndpointId,
     pub usp_ws_listen: SocketAddr,
+    pub usp_wss_listen: Option<SocketAddr>,
     pub mqtt: Option<usp::mtp::mqtt::BrokerUrl>,
     pub mqtt_topic: String,
     pub usp_liveness_timeout: Duration,
@@ -197,6 +202,9 @@ impl Settings {
         };
         if c.cwmps_listen.is_some() && (c.tls_cert.is_none() || c.tls_key.is_none()) {
             return Err(ApiError::Config("--cwmps-listen needs --tls-cert and --tls-key".into()));
+        }
+        if c.usp_wss_listen.is_some() && (c.tls_cert.is_none() || c.tls_key.is_none()) {
+            return Err(ApiError::Config("--usp-wss-listen needs --tls-cert and --tls-key".into()));
         }
         if c.cpe_username.is_some() != c.cpe_password.is_some() {
             return Err(ApiError::Config(
@@ -254,6 +262,7 @@ impl Settings {
             log_json,
             usp_endpoint_id,
             usp_ws_listen: c.usp_ws_listen.unwrap_or_else(|| parse_addr(DEFAULT_USP_WS_LISTEN)),
+            usp_wss_listen: c.usp_wss_listen,
             mqtt,
             mqtt_topic,
             usp_liveness_timeout: Duration::from_secs(c.usp_liveness_timeout.unwrap_or(300).max(1)),

@@ -251,7 +251,11 @@ async fn list_devices(
         .iter()
         .map(|d| {
             // The engine's index has the freshest telemetry (write-behind may lag).
-            let fresh = s.acs.device(&d.id).unwrap_or_else(|| d.clone());
+            // (The USP engine writes through, so the store is current for USP agents.)
+            let fresh = match d.protocol {
+                Protocol::Usp => d.clone(),
+                Protocol::Cwmp => s.acs.device(&d.id).unwrap_or_else(|| d.clone()),
+            };
             device_json(&s, &fresh)
         })
         .collect();
@@ -259,7 +263,7 @@ async fn list_devices(
 }
 
 async fn load_device(s: &AppState, id: &str) -> Result<Device, ApiError> {
-    if let Some(d) = s.acs.device(id) {
+    if let Some(d) = s.acs.device(id).filter(|d| d.protocol == Protocol::Cwmp) {
         return Ok(d);
     }
     s.store.get_device(id).await?.ok_or_else(|| ApiError::NotFound(format!("device {id}")))

@@ -31,6 +31,8 @@ pub struct RunningServer {
     pub acs: Acs,
     /// Where the USP WebSocket MTP is served (path `/usp`).
     pub usp_ws_addr: SocketAddr,
+    /// Where the USP WebSocket MTP over TLS is served, if enabled.
+    pub usp_wss_addr: Option<SocketAddr>,
     /// The USP controller engine.
     pub usp: usp::Usp,
     /// Secrets generated at first start (printed once by the binary).
@@ -267,6 +269,23 @@ pub async fn start(
             tracing::error!(error = %e, "usp websocket listener failed");
         }
     }));
+    let mut usp_wss_addr = None;
+    if let Some(addr) = settings.usp_wss_listen {
+        let acceptor = load_tls(&settings)?;
+        let listener = bind(addr).await?;
+        usp_wss_addr = Some(listener.local_addr()?);
+        let usp2 = usp.clone();
+        let rx = shutdown_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let wrap = move |s| {
+                let a = acceptor.clone();
+                async move { a.accept(s).await }
+            };
+            if let Err(e) = usp::mtp::ws::serve_with(listener, usp2, rx, wrap).await {
+                tracing::error!(error = %e, "usp websocket tls listener failed");
+            }
+        }));
+    }
     tasks.push(tokio::spawn(usp.clone().run_liveness(shutdown_rx.clone())));
     if let Some(broker) = settings.mqtt.clone() {
         let mqtt = usp::mtp::mqtt::MqttSettings {
@@ -301,6 +320,7 @@ pub async fn start(
         api_addr,
         acs,
         usp_ws_addr,
+        usp_wss_addr,
         usp,
         first_start,
         shutdown: shutdown_tx,

@@ -323,3 +323,63 @@ async fn usp_agent_matched_by_serial_gets_wifi_and_sip() {
     assert_eq!(dev["equipmentId"], eq_id);
     agent.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usp_agent_over_websocket_tls() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let args = api::ConfigArgs {
+        data_dir: Some(dir.path().to_path_buf()),
+        database_url: Some(format!("sqlite://{}", dir.path().join("acs.db").display())),
+        cwmp_listen: Some("127.0.0.1:0".parse().unwrap()),
+        api_listen: Some("127.0.0.1:0".parse().unwrap()),
+        usp_ws_listen: Some("127.0.0.1:0".parse().unwrap()),
+        usp_wss_listen: Some("127.0.0.1:0".parse().unwrap()),
+        tls_cert: Some(cert),
+        tls_key: Some(key),
+        cpe_auth: Some(CpeAuth::None),
+        ..Default::default()
+    };
+    let server =
+        api::start(api::Settings::resolve(args).unwrap(), Some(TOKEN.into())).await.unwrap();
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(server.usp_wss_addr.unwrap()).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = connector.connect(name, tcp).await.unwrap();
+    let mut req = "wss://localhost/usp".into_client_request().unwrap();
+    req.headers_mut().insert("sec-websocket-protocol", "v1.usp".parse().unwrap());
+    let (mut ws, resp) = tokio_tungstenite::client_async(req, tls).await.unwrap();
+    assert_eq!(resp.headers()["sec-websocket-protocol"], "v1.usp");
+    let id = "os::00D09E-TLS0001";
+    let connect = usp::codec::Record::websocket_connect(CONTROLLER, id, "1.3");
+    ws.send(Message::Binary(usp::codec::encode_record(&connect).into())).await.unwrap();
+    // The controller answers over the same TLS session: onboarding starts with a request.
+    let frame =
+        tokio::time::timeout(Duration::from_secs(10), futures_util::StreamExt::next(&mut ws))
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    let Message::Binary(bytes) = frame else { panic!("expected a binary frame, got {frame:?}") };
+    let record = usp::codec::decode_record(&bytes).unwrap();
+    assert_eq!((record.to_id.as_str(), record.from_id.as_str()), (id, CONTROLLER));
+    assert!(server.usp.is_online(id));
+    drop(ws);
+    server.shutdown().await;
+}
