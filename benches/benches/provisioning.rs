@@ -137,16 +137,12 @@ fn bench(c: &mut Criterion) {
     let known_vec: Vec<(String, String, Option<String>)> =
         known.iter().map(|(k, v)| (k.clone(), v.clone(), None)).collect();
     c.bench_function("provisioning/run_plan_profile_diff_tr181", |b| {
-        b.iter(
-            || {
-                let job = EquipmentJob {
-                    equipment_id: 1,
-                    version: 2,
-                    profile: profile.clone(),
-                    overrides: Vec::new(),
-                };
-                let mut run =
-                    ProvisionRun::new(DataModel::Tr181, known_vec.clone(), Vec::new(), Some(job));
+        b.iter_batched(
+            || (known_vec.clone(), profile.clone()),
+            |(known, profile)| {
+                let job =
+                    EquipmentJob { equipment_id: 1, version: 2, profile, overrides: Vec::new() };
+                let mut run = ProvisionRun::new(DataModel::Tr181, known, Vec::new(), Some(job));
                 // Discovery answered from the cache, then the set is planned.
                 let mut sets = 0;
                 while let Some(n) = run.next_need() {
