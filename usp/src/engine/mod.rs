@@ -692,6 +692,19 @@ impl Usp {
         online
     }
 
+    /// Onboard the agent again (device info, subscriptions, equipment profile push), now if it
+    /// is online, else at its next contact. Returns whether it is online.
+    pub fn reprovision(&self, endpoint_id: &str) -> bool {
+        match self.inner.agents.get_mut(endpoint_id) {
+            Some(mut a) => {
+                a.onboard = true;
+                a.onboard_gen += 1;
+            }
+            None => return false,
+        }
+        self.run_now(endpoint_id)
+    }
+
     /// Wait until a task reaches a final state or `timeout` passes; returns the task as last
     /// stored.
     ///
