@@ -402,3 +402,15 @@ async fn websocket_handshake_requires_the_usp_subprotocol() {
     let (_ws, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
     assert_eq!(resp.headers()["sec-websocket-protocol"], "v1.usp");
 }
+
+#[tokio::test]
+async fn reprovision_onboards_again() {
+    let env = Env::start(|_| {}).await;
+    let id = "os::00D09E-SN0008";
+    let agent = env.agent(id, "SN0008").await;
+    env.onboarded(&agent).await;
+    agent.model().lock().unwrap().factory_reset();
+    assert!(env.usp.reprovision(id));
+    env.onboarded(&agent).await;
+    assert!(!env.usp.reprovision("os::00D09E-UNKNOWN"));
+}
