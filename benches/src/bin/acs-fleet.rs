@@ -231,6 +231,20 @@ async fn api_traffic(
     if args.api_rate <= 0.0 {
         return Ok(());
     }
+    // A small "firmware image" for Download tasks: the CPEs fetch it from acsd's signed URL
+    // and report TransferComplete in a new session.
+    let image: Vec<u8> = (0..64 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let (status, body) = api_client(args)?
+        .call(
+            "PUT",
+            "/files/acs-fleet-fw.bin?fileType=1%20Firmware%20Upgrade%20Image&version=fleet-2",
+            Some("application/octet-stream"),
+            &image,
+        )
+        .await?;
+    if !(200..300).contains(&status) {
+        bail!("uploading the test image failed: {status} {}", String::from_utf8_lossy(&body));
+    }
     let workers = 8usize;
     let per_worker = Duration::from_secs_f64(workers as f64 / args.api_rate);
     let mut handles = Vec::new();
@@ -247,11 +261,12 @@ async fn api_traffic(
                     let cpe = fleet.devices[idx].lock().await;
                     (device_id(&cpe), cpe.model.template().root.clone())
                 };
-                let task = match k % 4 {
+                let task = match k % 5 {
                     0 => json!({"name": "getParameterValues", "parameterNames": [format!("{root}DeviceInfo.")]}),
                     1 => json!({"name": "setParameterValues", "parameterValues": [[format!("{root}ManagementServer.PeriodicInformInterval"), "86400", "xsd:unsignedInt"]]}),
                     2 => json!({"name": "getParameterNames", "parameterName": format!("{root}ManagementServer."), "nextLevel": false}),
-                    _ => json!({"name": "reboot"}),
+                    3 => json!({"name": "reboot"}),
+                    _ => json!({"name": "download", "fileName": "acs-fleet-fw.bin"}),
                 };
                 k += workers;
                 stats.started_sessions.fetch_add(1, Ordering::Relaxed);

@@ -551,7 +551,7 @@ fn backend_run(
             ]
             .concat(),
             "mixed",
-            "mixed (5% boot, 5% value change, API tasks + CR)",
+            "mixed (5% boot, 5% value change; API tasks + CR incl. reboot, download)",
             None,
             "open loop",
             Some((
@@ -654,7 +654,11 @@ fn machine() -> Value {
         .ok()
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .unwrap_or_default();
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
     json!({
+        "loadavg": load,
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "cpu_model": cpu,
         "memory_mb": mem,
@@ -705,6 +709,7 @@ fn main() -> anyhow::Result<()> {
         }
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let start_load = machine();
     let mut rows = Vec::new();
     let ceilings = ceiling(&bin, &out, &z, &mut rows)?;
     let ceiling_rate = ceilings.0;
@@ -752,6 +757,7 @@ fn main() -> anyhow::Result<()> {
     let m = machine();
     let results = json!({
         "machine": m,
+        "loadavg_at_start": start_load["loadavg"],
         "mode": if smoke { "smoke" } else { "all" },
         "sizes": {"devices": z.devices, "duration_s": z.duration, "concurrency": z.concurrency, "rss_devices": z.rss_devices, "rss_sessions": z.rss_sessions},
         "ceiling_sessions_per_s": ceiling_rate,
@@ -766,12 +772,14 @@ fn main() -> anyhow::Result<()> {
     });
     std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&results)?)?;
     let header = format!(
-        "Machine: {} CPUs ({}), {} MB RAM; {}; git {}\n\n",
+        "Machine: {} CPUs ({}), {} MB RAM; {}; git {}; load average at start {}, at end {}\n\n",
         m["cpus"],
         m["cpu_model"].as_str().unwrap_or(""),
         m["memory_mb"],
         m["date"].as_str().unwrap_or(""),
-        m["git"].as_str().unwrap_or("")
+        m["git"].as_str().unwrap_or(""),
+        start_load["loadavg"].as_str().unwrap_or(""),
+        m["loadavg"].as_str().unwrap_or("")
     );
     std::fs::write(out.join("table.md"), format!("{header}{table}"))?;
     println!("{header}{table}");
