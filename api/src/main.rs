@@ -75,6 +75,10 @@ fn main() -> anyhow::Result<()> {
                 if let Some(a) = running.cwmps_addr {
                     println!("acsd: CWMP over TLS on https://{a}");
                 }
+                println!("acsd: USP over WebSocket on ws://{}/usp", running.usp_ws_addr);
+                if let Some(a) = running.usp_wss_addr {
+                    println!("acsd: USP over secure WebSocket on wss://{a}/usp");
+                }
                 println!("acsd: REST API on http://{}/api/v1", running.api_addr);
                 if let Some(t) = &running.first_start.admin_token {
                     println!("acsd: generated admin API token (shown once): {t}");
