@@ -339,9 +339,14 @@ async fn add_tag(
     load_device(&s, &id).await?;
     s.acs.flush().await?;
     s.store.add_tag(&id, &tag).await?;
+    tags_reply(&s, &id).await
+}
+
+/// The device's stored tags, copied into the engine's index so filters and views agree.
+async fn tags_reply(s: &AppState, id: &str) -> Result<Json<Value>, ApiError> {
     let d =
-        s.store.get_device(&id).await?.ok_or_else(|| ApiError::NotFound(format!("device {id}")))?;
-    if let Some(mut live) = s.acs.device(&id) {
+        s.store.get_device(id).await?.ok_or_else(|| ApiError::NotFound(format!("device {id}")))?;
+    if let Some(mut live) = s.acs.device(id) {
         live.tags = d.tags.clone();
         s.acs.refresh_device(live);
     }
@@ -359,13 +364,7 @@ async fn remove_tag(
     if !s.store.remove_tag(&id, &tag).await? {
         return Err(ApiError::NotFound(format!("tag {tag}")));
     }
-    let d =
-        s.store.get_device(&id).await?.ok_or_else(|| ApiError::NotFound(format!("device {id}")))?;
-    if let Some(mut live) = s.acs.device(&id) {
-        live.tags = d.tags.clone();
-        s.acs.refresh_device(live);
-    }
-    Ok(Json(json!({ "tags": d.tags })))
+    tags_reply(&s, &id).await
 }
 
 #[derive(Debug, Deserialize)]

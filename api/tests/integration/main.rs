@@ -757,3 +757,33 @@ async fn malformed_envelope_mid_session_ends_the_session() {
 }
 
 mod provisioning;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_and_device_filters() {
+    let h = Harness::new(Backend::Sqlite, CpeAuth::None).await.unwrap();
+    let mut a = TestCpe::tr181(h.cwmp(), "TAG1");
+    let mut b = TestCpe::tr098(h.cwmp(), "TAG2");
+    a.session(&["0 BOOTSTRAP"]).await.unwrap();
+    b.session(&["0 BOOTSTRAP"]).await.unwrap();
+    let id = enc(&a.device_id());
+    let (st, tags) = h.api("POST", &format!("/api/v1/devices/{id}/tags/vip"), None).await;
+    assert_eq!(st, 200, "{tags}");
+    assert_eq!(tags["tags"], json!(["vip"]));
+    let (_, list) = h.api("GET", "/api/v1/devices?tag=vip", None).await;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], a.device_id());
+    assert_eq!(items[0]["tags"], json!(["vip"]));
+    let (_, list) = h.api("GET", "/api/v1/devices?serial=TAG2", None).await;
+    assert_eq!(list["items"][0]["dataModel"], "tr-098");
+    let (st, _) = h.api("GET", "/api/v1/devices?limit=nope", None).await;
+    assert_eq!(st, 400);
+    let (st, _) = h.api("DELETE", &format!("/api/v1/devices/{id}/tags/vip"), None).await;
+    assert_eq!(st, 200);
+    let (st, _) = h.api("DELETE", &format!("/api/v1/devices/{id}/tags/vip"), None).await;
+    assert_eq!(st, 404);
+    let (st, _) = h.api("DELETE", &format!("/api/v1/devices/{id}"), None).await;
+    assert_eq!(st, 204);
+    let (st, _) = h.api("GET", &format!("/api/v1/devices/{id}"), None).await;
+    assert_eq!(st, 404);
+}
