@@ -409,12 +409,18 @@ async fn create_task(
         (Some(w), None) => s.acs.wait_task(task.id, w).await?.unwrap_or(task),
         _ => task,
     };
+    Ok(task_reply(&task, cr_error))
+}
+
+/// `200` with the task when it reached a final state, else `202`; a failed connection request
+/// (or an offline agent) is reported as `connectionRequestError`.
+fn task_reply(task: &provisioning::Task, connection_request_error: Option<String>) -> Response {
     let status = if task.status.is_final() { StatusCode::OK } else { StatusCode::ACCEPTED };
-    let mut body = serde_json::to_value(&task).unwrap_or(Value::Null);
-    if let (Some(e), Value::Object(m)) = (cr_error, &mut body) {
+    let mut body = serde_json::to_value(task).unwrap_or(Value::Null);
+    if let (Some(e), Value::Object(m)) = (connection_request_error, &mut body) {
         m.insert("connectionRequestError".into(), Value::String(e));
     }
-    Ok((status, Json(body)).into_response())
+    (status, Json(body)).into_response()
 }
 
 /// `create_task` for a USP agent: queue; run now when the agent is online; wait like CWMP.
@@ -443,12 +449,7 @@ async fn create_usp_task(
         (Some(w), None) => usp.wait_task(task.id, w).await.map_err(usp_error)?.unwrap_or(task),
         _ => task,
     };
-    let status = if task.status.is_final() { StatusCode::OK } else { StatusCode::ACCEPTED };
-    let mut body = serde_json::to_value(&task).unwrap_or(Value::Null);
-    if let (Some(e), Value::Object(m)) = (offline, &mut body) {
-        m.insert("connectionRequestError".into(), Value::String(e));
-    }
-    Ok((status, Json(body)).into_response())
+    Ok(task_reply(&task, offline))
 }
 
 async fn device_tasks(
