@@ -21,6 +21,9 @@ use crate::error::AcsError;
 use crate::metrics::{ConnReqOutcome, Metrics};
 use crate::session::Session;
 
+/// Devices read per page when the index is loaded.
+const INDEX_PAGE: u32 = 5000;
+
 /// Engine settings (the binary maps its configuration onto these).
 #[derive(Clone)]
 pub struct AcsConfig {
@@ -110,6 +113,20 @@ pub(crate) struct DeviceEntry {
     pub(crate) session: Option<u64>,
     /// Provisioning memory (equipment status, rules applied).
     pub(crate) prov: crate::provision::DeviceProv,
+    /// Hash per Inform parameter as last handed to the store (see `session::apply_inform`).
+    pub(crate) inform_written: Vec<u64>,
+}
+
+impl DeviceEntry {
+    pub(crate) fn new(device: Device) -> Self {
+        DeviceEntry {
+            device,
+            next_task_due: None,
+            session: None,
+            prov: Default::default(),
+            inform_written: Vec::new(),
+        }
+    }
 }
 
 pub(crate) struct Inner {
@@ -167,19 +184,18 @@ impl Acs {
         }
         let devices = DashMap::new();
         let cpe_credentials = DashMap::new();
-        for d in store.all_devices().await.map_err(AcsError::storage)? {
-            if let (Some(u), Some(p)) = (&d.cpe_username, &d.cpe_password) {
-                cpe_credentials.insert(u.clone(), p.clone());
+        // Keyset pages keep the peak at one page of rows instead of the whole fleet.
+        let mut after = String::new();
+        loop {
+            let page = store.devices_after(&after, INDEX_PAGE).await.map_err(AcsError::storage)?;
+            let Some(last) = page.last() else { break };
+            after = last.id.clone();
+            for d in page {
+                if let (Some(u), Some(p)) = (&d.cpe_username, &d.cpe_password) {
+                    cpe_credentials.insert(u.clone(), p.clone());
+                }
+                devices.insert(d.id.clone(), DeviceEntry::new(d));
             }
-            devices.insert(
-                d.id.clone(),
-                DeviceEntry {
-                    device: d,
-                    next_task_due: None,
-                    session: None,
-                    prov: Default::default(),
-                },
-            );
         }
         let now = OffsetDateTime::now_utc();
         for id in store.devices_with_due_tasks().await.map_err(AcsError::storage)? {
@@ -271,16 +287,16 @@ impl Acs {
         match self.inner.devices.get_mut(&device.id) {
             Some(mut e) => e.device = device,
             None => {
-                self.inner.devices.insert(
-                    device.id.clone(),
-                    DeviceEntry {
-                        device,
-                        next_task_due: None,
-                        session: None,
-                        prov: Default::default(),
-                    },
-                );
+                self.inner.devices.insert(device.id.clone(), DeviceEntry::new(device));
             }
+        }
+    }
+
+    /// Parameters of this device were deleted from the cache: the next Inform writes all of
+    /// its values again instead of only the changed ones.
+    pub(crate) fn forget_inform_values(&self, device_id: &str) {
+        if let Some(mut e) = self.inner.devices.get_mut(device_id) {
+            e.inform_written.clear();
         }
     }
 

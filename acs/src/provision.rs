@@ -542,6 +542,7 @@ impl ProvSession {
             Body::AddObjectResponse { instance_number, .. } => run.on_added(*instance_number),
             Body::DeleteObjectResponse { .. } => {
                 if let Body::DeleteObject { object_name, .. } = request {
+                    acs.forget_inform_values(&self.device_id);
                     store
                         .delete_parameters(&self.device_id, object_name)
                         .await

@@ -47,6 +47,15 @@ enum InFlight {
     Provision { request: Body },
 }
 
+/// What a finished RPC changed in the device's parameter cache.
+#[derive(Debug, Default)]
+struct CacheChange {
+    /// Prefixes whose cached parameters are deleted first.
+    forget: Vec<String>,
+    /// Parameters merged afterwards.
+    learned: Vec<Parameter>,
+}
+
 /// Live state of one session.
 #[derive(Debug)]
 pub struct Session {
@@ -80,11 +89,17 @@ fn now_utc() -> OffsetDateTime {
 }
 
 /// Take what an Inform says about the device into `device`; returns the parameters to cache.
+///
+/// `written` holds a hash per Inform parameter as last handed to the store; only parameters
+/// whose hash differs are returned (all of them when the list changed shape or `written` is
+/// empty), and `written` is updated. A periodic Inform that reports the same values as the
+/// previous one therefore costs the store a timestamp update, not a rewrite of every value.
 pub(crate) fn apply_inform(
     device: &mut Device,
     inform: &Inform,
     ip: Option<String>,
     now: OffsetDateTime,
+    written: &mut Vec<u64>,
 ) -> Vec<Parameter> {
     device.manufacturer = inform.device_id.manufacturer.clone();
     device.last_inform_at = Some(now);
@@ -99,8 +114,13 @@ pub(crate) fn apply_inform(
     if inform.events.iter().any(|e| e.event_code == EventCode::Boot) {
         device.last_boot_at = Some(now);
     }
-    let mut params = Vec::with_capacity(inform.parameter_list.len());
-    for p in &inform.parameter_list {
+    let same_shape = written.len() == inform.parameter_list.len();
+    if !same_shape {
+        written.clear();
+        written.resize(inform.parameter_list.len(), 0);
+    }
+    let mut params = Vec::new();
+    for (p, last) in inform.parameter_list.iter().zip(written.iter_mut()) {
         let name = p.name.as_str();
         if device.data_model == DataModel::Unknown {
             device.data_model = DataModel::from_root(name);
@@ -121,9 +141,26 @@ pub(crate) fn apply_inform(
         } else if name.ends_with(".DeviceInfo.ModelName") {
             device.model_name = Some(value.to_string());
         }
-        params.push(Parameter::value(name, p.value.clone(), Some(p.value_type.as_xsd()), now));
+        let hash = parameter_hash(name, &p.value, p.value_type.as_xsd());
+        if !same_shape || *last != hash {
+            *last = hash;
+            params.push(Parameter::value(name, p.value.clone(), Some(p.value_type.as_xsd()), now));
+        }
     }
     params
+}
+
+/// FNV-1a over a parameter's name, value and type (0xff separates the fields).
+fn parameter_hash(name: &str, value: &str, value_type: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in [name, value, value_type] {
+        for b in part.bytes().chain(std::iter::once(0xff)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    // 0 marks "never written".
+    h.max(1)
 }
 
 /// A spread PeriodicInformTime: the device id hashed onto the interval, so a fleet's informs
@@ -201,12 +238,7 @@ impl Session {
                     d.serial_number.trim(),
                     now,
                 );
-                DeviceEntry {
-                    device: dev,
-                    next_task_due: None,
-                    session: None,
-                    prov: Default::default(),
-                }
+                DeviceEntry::new(dev)
             });
             if let Some(other) = entry.session {
                 if other != id && inner.sessions.contains_key(&other) {
@@ -214,7 +246,13 @@ impl Session {
                 }
             }
             entry.session = Some(id);
-            let params = apply_inform(&mut entry.device, &inform, peer_ip, now);
+            let entry = &mut *entry;
+            if bootstrap {
+                // The cached data model is dropped: everything the Inform says is new again.
+                entry.inform_written.clear();
+            }
+            let params =
+                apply_inform(&mut entry.device, &inform, peer_ip, now, &mut entry.inform_written);
             (entry.device.clone(), params)
         };
         if is_new {
@@ -223,28 +261,34 @@ impl Session {
 
         // New devices and bootstraps are written synchronously (tasks reference the device;
         // a bootstrap forgets the cached data model). Everything else goes write-behind.
-        if is_new || bootstrap {
-            let store = &inner.store;
-            store.upsert_device(&device).await.map_err(AcsError::storage)?;
-            if bootstrap && !is_new {
-                store.delete_parameters(&device.id, "").await.map_err(AcsError::storage)?;
-            }
-        }
-        inner.telemetry.submit(Telemetry { device: device.clone(), params, bootstrap: false });
-
+        let params = if is_new || bootstrap {
+            // One transaction: the device row, the bootstrap's wipe of the cached data model
+            // and the Inform's values.
+            let now_durable = Telemetry { device: device.clone(), params, bootstrap };
+            inner
+                .store
+                .apply_telemetry(std::slice::from_ref(&now_durable))
+                .await
+                .map_err(AcsError::storage)?;
+            // The write-behind still gets the snapshot (below, without values) so that an older
+            // snapshot pending there cannot overwrite this one.
+            Vec::new()
+        } else {
+            params
+        };
         let mut internal = VecDeque::new();
         if device.data_model.root().is_some() && (bootstrap || device.cr_username.is_none()) {
-            {
-                internal.push_back(Internal::ManagementServer {
-                    cr_username: device
-                        .cr_username
-                        .clone()
-                        .unwrap_or_else(|| format!("cr-{}", random_token(10))),
-                    cr_password: random_token(20),
-                    interval: inner.config.periodic_inform_interval,
-                });
-            }
+            internal.push_back(Internal::ManagementServer {
+                cr_username: device
+                    .cr_username
+                    .clone()
+                    .unwrap_or_else(|| format!("cr-{}", random_token(10))),
+                cr_password: random_token(20),
+                interval: inner.config.periodic_inform_interval,
+            });
         }
+        let session_device_id = device.id.clone();
+        inner.telemetry.submit(Telemetry { device, params, bootstrap: false });
 
         let idle_timeout = header
             .session_timeout
@@ -257,7 +301,7 @@ impl Session {
             header.supported_cwmp_versions.as_deref().and_then(negotiate_version);
         let session = Session {
             id,
-            device_id: device.id.clone(),
+            device_id: session_device_id,
             version,
             started: Instant::now(),
             last_activity: Instant::now(),
@@ -425,19 +469,17 @@ impl Session {
                             e.device.clone()
                         });
                         if let Some(device) = updated {
-                            // Durable now, and resubmitted so that the Inform's older snapshot
-                            // still pending in the write-behind queue cannot overwrite it.
-                            acs.inner
-                                .store
-                                .upsert_device(&device)
-                                .await
-                                .map_err(AcsError::storage)?;
+                            // Through the ordered write-behind, after the Inform's snapshot. The
+                            // index already holds the credentials for connection requests; if
+                            // acsd stops before the flush, the next Inform finds no
+                            // ConnectionRequestUsername and sets them again.
                             acs.inner.telemetry.submit(Telemetry {
                                 device,
                                 params: Vec::new(),
                                 bootstrap: false,
                             });
                         }
+                        // The cache is read by the provisioning rules later in this session.
                         let learned = redact_secrets(rpc::set_values_learned(&request, now));
                         acs.inner
                             .store
@@ -482,29 +524,25 @@ impl Session {
                         {
                             learned = rpc::set_values_learned(&request, now);
                         }
+                        let mut forget = Vec::new();
                         if let Body::DeleteObject { object_name, .. } = &request {
-                            acs.inner
-                                .store
-                                .delete_parameters(&self.device_id, object_name)
-                                .await
-                                .map_err(AcsError::storage)?;
+                            forget.push(object_name.clone());
                         }
-                        if let Some(prefix) = forget_prefix {
-                            acs.inner
-                                .store
-                                .delete_parameters(&self.device_id, &prefix)
-                                .await
-                                .map_err(AcsError::storage)?;
+                        forget.extend(forget_prefix);
+                        if !forget.is_empty() {
+                            acs.forget_inform_values(&self.device_id);
                         }
-                        if !learned.is_empty() {
-                            acs.inner
-                                .store
-                                .upsert_parameters(&self.device_id, &learned)
-                                .await
-                                .map_err(AcsError::storage)?;
-                        }
-                        self.finish_task(acs, *task, TaskStatus::Done, Some(result), None, None)
-                            .await?;
+                        // Cache changes and the task's outcome commit together.
+                        self.finish_task_with(
+                            acs,
+                            *task,
+                            TaskStatus::Done,
+                            Some(result),
+                            None,
+                            None,
+                            CacheChange { forget, learned },
+                        )
+                        .await?;
                         self.next(acs).await
                     }
                     Progress::AwaitCompletion { result } => {
@@ -800,11 +838,27 @@ impl Session {
     async fn finish_task(
         &mut self,
         acs: &Acs,
+        task: Task,
+        status: TaskStatus,
+        result: Option<Value>,
+        fault: Option<TaskFault>,
+        command_key: Option<String>,
+    ) -> Result<(), AcsError> {
+        self.finish_task_with(acs, task, status, result, fault, command_key, CacheChange::default())
+            .await
+    }
+
+    /// Write a task's outcome together with what its RPC changed in the parameter cache.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish_task_with(
+        &mut self,
+        acs: &Acs,
         mut task: Task,
         status: TaskStatus,
         result: Option<Value>,
         fault: Option<TaskFault>,
         command_key: Option<String>,
+        cache: CacheChange,
     ) -> Result<(), AcsError> {
         task.status = status;
         if result.is_some() {
@@ -812,7 +866,11 @@ impl Session {
         }
         task.fault = fault;
         task.command_key = command_key;
-        acs.inner.store.update_task(&task).await.map_err(AcsError::storage)?;
+        acs.inner
+            .store
+            .complete_task(&task, &cache.forget, &cache.learned)
+            .await
+            .map_err(AcsError::storage)?;
         match status {
             TaskStatus::Done => acs.inner.metrics.task(TaskOutcome::Done),
             TaskStatus::Fault => acs.inner.metrics.task(TaskOutcome::Fault),
@@ -1021,6 +1079,40 @@ pub(crate) fn event_label(code: &EventCode) -> &'static str {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn inform_writes_only_changed_values() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let mut device = Device::new("D", Protocol::Cwmp, "00D09E", "IGD", "S1", now);
+        let mut inform = Inform {
+            parameter_list: vec![
+                ParameterValue::string("Device.DeviceInfo.SoftwareVersion", "1.0"),
+                ParameterValue::new("Device.DeviceInfo.UpTime", "10", ValueType::UnsignedInt),
+                ParameterValue::string("Device.ManagementServer.ConnectionRequestURL", "http://a"),
+            ],
+            ..Default::default()
+        };
+        let mut written = Vec::new();
+        let first = apply_inform(&mut device, &inform, None, now, &mut written);
+        assert_eq!(first.len(), 3, "everything is new");
+        assert_eq!(device.software_version.as_deref(), Some("1.0"));
+        assert!(apply_inform(&mut device, &inform, None, now, &mut written).is_empty());
+
+        inform.parameter_list[1].value = "20".into();
+        let changed = apply_inform(&mut device, &inform, None, now, &mut written);
+        let paths: Vec<_> = changed.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["Device.DeviceInfo.UpTime"]);
+        assert_eq!(changed[0].value.as_deref(), Some("20"));
+
+        // A type change counts as a change; a different list writes everything.
+        inform.parameter_list[1].value_type = ValueType::String;
+        assert_eq!(apply_inform(&mut device, &inform, None, now, &mut written).len(), 1);
+        inform.parameter_list.pop();
+        assert_eq!(apply_inform(&mut device, &inform, None, now, &mut written).len(), 2);
+        // After the cache was dropped (bootstrap, refresh), the caller clears `written`.
+        written.clear();
+        assert_eq!(apply_inform(&mut device, &inform, None, now, &mut written).len(), 2);
+    }
 
     #[test]
     fn periodic_inform_time_is_spread_and_stable() {

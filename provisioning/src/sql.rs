@@ -379,24 +379,34 @@ macro_rules! impl_store {
             params: &[Parameter],
         ) -> Result<()> {
             let params = dedup_params(params);
-            for chunk in params.chunks(PARAM_CHUNK) {
-                let mut rows = Vec::with_capacity(chunk.len());
-                for p in chunk {
+            let rows: Vec<(&str, &Parameter)> = params.iter().map(|p| (device_id, p)).collect();
+            upsert_param_rows(conn, &rows).await
+        }
+
+        /// Merge `(device id, parameter)` rows into the cache with multi-row statements. The
+        /// rows must not repeat a (device, path) pair.
+        async fn upsert_param_rows(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            rows: &[(&str, &Parameter)],
+        ) -> Result<()> {
+            for chunk in rows.chunks(PARAM_CHUNK) {
+                let mut values = Vec::with_capacity(chunk.len());
+                for &(device_id, p) in chunk {
                     let access = match &p.access_list {
                         Some(a) => Some(to_json(a)?),
                         None => None,
                     };
-                    rows.push((p, access, ms(p.updated_at)));
+                    values.push((device_id, p, access, ms(p.updated_at)));
                 }
                 let mut qb = sqlx::QueryBuilder::<$db>::new(
                     "INSERT INTO parameters (device_id, path, value, value_type, writable, \
                      notification, access_list, updated_at) ",
                 );
-                qb.push_values(rows, |mut b, (p, access, at)| {
-                    b.push_bind(device_id.to_owned())
-                        .push_bind(p.path.clone())
-                        .push_bind(p.value.clone())
-                        .push_bind(p.value_type.clone())
+                qb.push_values(values, |mut b, (device_id, p, access, at)| {
+                    b.push_bind(device_id)
+                        .push_bind(p.path.as_str())
+                        .push_bind(p.value.as_deref())
+                        .push_bind(p.value_type.as_deref())
                         .push_bind(p.writable)
                         .push_bind(p.notification)
                         .push_bind(access)
@@ -411,10 +421,11 @@ macro_rules! impl_store {
                      access_list = COALESCE(excluded.access_list, parameters.access_list), \
                      updated_at = excluded.updated_at",
                 );
-                qb.build()
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(|e| map_db(e, || format!("device {device_id:?}")))?;
+                qb.build().execute(&mut *conn).await.map_err(|e| {
+                    let devices: std::collections::BTreeSet<&str> =
+                        chunk.iter().map(|(d, _)| *d).collect();
+                    map_db(e, || format!("device {:?}", devices.into_iter().collect::<Vec<_>>()))
+                })?;
             }
             Ok(())
         }
@@ -477,6 +488,133 @@ macro_rules! impl_store {
                 upsert_params_tx(&mut *conn, &t.device.id, &t.params).await?;
             }
             Ok(())
+        }
+
+        /// Write back a task's mutable fields (see [`crate::Store::update_task`]).
+        async fn update_task_tx(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            t: &Task,
+        ) -> Result<()> {
+            t.spec.validate()?;
+            let fault = match &t.fault {
+                Some(f) => Some(to_json(f)?),
+                None => None,
+            };
+            let result = match &t.result {
+                Some(r) => Some(to_json(r)?),
+                None => None,
+            };
+            let res = sqlx::query(
+                "UPDATE tasks SET spec = $2, name = $3, status = $4, attempts = $5, \
+                 max_attempts = $6, not_before = $7, expires_at = $8, command_key = $9, \
+                 result = $10, fault = $11, updated_at = $12 WHERE id = $1",
+            )
+            .bind(t.id)
+            .bind(to_json(&t.spec)?)
+            .bind(t.spec.name())
+            .bind(t.status.as_str())
+            .bind(i64::from(t.attempts))
+            .bind(i64::from(t.max_attempts))
+            .bind(ms(t.not_before))
+            .bind(opt_ms(t.expires_at))
+            .bind(t.command_key.as_deref())
+            .bind(result)
+            .bind(fault)
+            .bind(ms(time::OffsetDateTime::now_utc()))
+            .execute(&mut *conn)
+            .await?;
+            if res.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("task {}", t.id)));
+            }
+            Ok(())
+        }
+
+        /// Devices per multi-row telemetry upsert (24 binds each).
+        const DEVICE_CHUNK: usize = 400;
+
+        /// [`apply_one_telemetry`] for a batch without repeated device ids, with a few
+        /// multi-row statements instead of three statements per device.
+        async fn apply_telemetry_bulk(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            batch: &[Telemetry],
+        ) -> Result<()> {
+            // A device created by telemetry gets the snapshot's tags; look up only tagged ones.
+            let mut created_tagged = Vec::new();
+            for t in batch.iter().filter(|t| !t.device.tags.is_empty()) {
+                let existed = sqlx::query("SELECT 1 AS one FROM devices WHERE id = $1")
+                    .bind(t.device.id.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .is_some();
+                if !existed {
+                    created_tagged.push(t);
+                }
+            }
+            for chunk in batch.chunks(DEVICE_CHUNK) {
+                let mut rows = Vec::with_capacity(chunk.len());
+                for t in chunk {
+                    rows.push((&t.device, to_json(&t.device.last_events)?));
+                }
+                let mut qb = sqlx::QueryBuilder::<$db>::new(format!(
+                    "INSERT INTO devices ({DEVICE_COLS}) "
+                ));
+                qb.push_values(rows, |mut b, (d, events)| {
+                    b.push_bind(d.id.as_str())
+                        .push_bind(d.protocol.as_str())
+                        .push_bind(d.oui.as_str())
+                        .push_bind(d.product_class.as_str())
+                        .push_bind(d.serial_number.as_str())
+                        .push_bind(d.manufacturer.as_str())
+                        .push_bind(d.model_name.as_deref())
+                        .push_bind(d.software_version.as_deref())
+                        .push_bind(d.hardware_version.as_deref())
+                        .push_bind(d.data_model.as_str())
+                        .push_bind(ms(d.registered_at))
+                        .push_bind(opt_ms(d.last_inform_at))
+                        .push_bind(opt_ms(d.last_boot_at))
+                        .push_bind(opt_ms(d.last_bootstrap_at))
+                        .push_bind(events)
+                        .push_bind(d.ip.as_deref())
+                        .push_bind(d.connection_request_url.as_deref())
+                        .push_bind(d.udp_connection_request_address.as_deref())
+                        .push_bind(d.cr_username.as_deref())
+                        .push_bind(d.cr_password.as_deref())
+                        .push_bind(d.cpe_username.as_deref())
+                        .push_bind(d.cpe_password.as_deref())
+                        .push_bind(d.periodic_inform_interval.map(i64::from))
+                        .push_bind(d.equipment_id);
+                });
+                qb.push(format!(
+                    " ON CONFLICT (id) DO UPDATE SET {TELEMETRY_SET}, \
+                     equipment_id = COALESCE(excluded.equipment_id, devices.equipment_id)"
+                ));
+                qb.build().execute(&mut *conn).await?;
+            }
+            for t in created_tagged {
+                for tag in &t.device.tags {
+                    sqlx::query(
+                        "INSERT INTO device_tags (device_id, tag) VALUES ($1, $2) \
+                         ON CONFLICT (device_id, tag) DO NOTHING",
+                    )
+                    .bind(t.device.id.as_str())
+                    .bind(tag.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+                }
+            }
+            for t in batch.iter().filter(|t| t.bootstrap) {
+                delete_params_tx(&mut *conn, &t.device.id, "").await?;
+            }
+            let deduped: Vec<(&str, Vec<Parameter>)> = batch
+                .iter()
+                .filter(|t| !t.params.is_empty())
+                .map(|t| (t.device.id.as_str(), dedup_params(&t.params)))
+                .collect();
+            let rows: Vec<(&str, &Parameter)> = deduped
+                .iter()
+                .flat_map(|(id, params)| params.iter().map(move |p| (*id, p)))
+                .collect();
+            upsert_param_rows(conn, &rows).await
         }
 
         fn push_device_filter(qb: &mut sqlx::QueryBuilder<'_, $db>, f: &DeviceFilter) {
@@ -587,6 +725,23 @@ macro_rules! impl_store {
                 Ok(devices)
             }
 
+            async fn devices_after(&self, after: &str, limit: u32) -> Result<Vec<Device>> {
+                let sql = format!(
+                    "SELECT {DEVICE_COLS} FROM devices WHERE id > $1 ORDER BY id LIMIT $2"
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await?;
+                let mut devices = rows.iter().map(device_from_row).collect::<Result<Vec<_>>>()?;
+                drop(rows);
+                for chunk in devices.chunks_mut(500) {
+                    load_tags(self.reader(), chunk).await?;
+                }
+                Ok(devices)
+            }
+
             async fn all_devices(&self) -> Result<Vec<Device>> {
                 let sql = format!("SELECT {DEVICE_COLS} FROM devices ORDER BY id");
                 let rows = sqlx::query(&sql).fetch_all(self.reader()).await?;
@@ -633,9 +788,24 @@ macro_rules! impl_store {
                 if batch.is_empty() {
                     return Ok(());
                 }
-                let mut tx = self.begin_write().await?;
                 for t in batch {
-                    apply_one_telemetry(&mut tx, t).await?;
+                    if t.device.id.is_empty() {
+                        return Err(StoreError::invalid("device id must not be empty"));
+                    }
+                    for tag in &t.device.tags {
+                        check_tag(tag)?;
+                    }
+                }
+                let mut ids = std::collections::HashSet::with_capacity(batch.len());
+                let distinct = batch.iter().all(|t| ids.insert(t.device.id.as_str()));
+                let mut tx = self.begin_write().await?;
+                if distinct {
+                    apply_telemetry_bulk(&mut tx, batch).await?;
+                } else {
+                    // A multi-row upsert cannot touch one row twice: apply in order.
+                    for t in batch {
+                        apply_one_telemetry(&mut tx, t).await?;
+                    }
                 }
                 tx.commit().await?;
                 Ok(())
@@ -761,37 +931,26 @@ macro_rules! impl_store {
             }
 
             async fn update_task(&self, t: &Task) -> Result<()> {
+                let mut conn = self.writer().acquire().await?;
+                update_task_tx(&mut conn, t).await
+            }
+
+            async fn complete_task(
+                &self,
+                t: &Task,
+                forget: &[String],
+                learned: &[Parameter],
+            ) -> Result<()> {
                 t.spec.validate()?;
-                let fault = match &t.fault {
-                    Some(f) => Some(to_json(f)?),
-                    None => None,
-                };
-                let result = match &t.result {
-                    Some(r) => Some(to_json(r)?),
-                    None => None,
-                };
-                let res = sqlx::query(
-                    "UPDATE tasks SET spec = $2, name = $3, status = $4, attempts = $5, \
-                     max_attempts = $6, not_before = $7, expires_at = $8, command_key = $9, \
-                     result = $10, fault = $11, updated_at = $12 WHERE id = $1",
-                )
-                .bind(t.id)
-                .bind(to_json(&t.spec)?)
-                .bind(t.spec.name())
-                .bind(t.status.as_str())
-                .bind(i64::from(t.attempts))
-                .bind(i64::from(t.max_attempts))
-                .bind(ms(t.not_before))
-                .bind(opt_ms(t.expires_at))
-                .bind(t.command_key.as_deref())
-                .bind(result)
-                .bind(fault)
-                .bind(ms(time::OffsetDateTime::now_utc()))
-                .execute(self.writer())
-                .await?;
-                if res.rows_affected() == 0 {
-                    return Err(StoreError::NotFound(format!("task {}", t.id)));
+                let mut tx = self.begin_write().await?;
+                for prefix in forget {
+                    delete_params_tx(&mut tx, &t.device_id, prefix).await?;
                 }
+                if !learned.is_empty() {
+                    upsert_params_tx(&mut tx, &t.device_id, learned).await?;
+                }
+                update_task_tx(&mut tx, t).await?;
+                tx.commit().await?;
                 Ok(())
             }
 

@@ -37,8 +37,11 @@ pub trait Store: Send + Sync + Debug {
     async fn get_device(&self, id: &str) -> Result<Option<Device>>;
     /// Devices matching a filter, ordered by id.
     async fn list_devices(&self, f: &DeviceFilter) -> Result<Vec<Device>>;
-    /// Every device (startup: the engine keeps an in-memory index).
+    /// Every device (small fleets and tests; engines page with [`Store::devices_after`]).
     async fn all_devices(&self) -> Result<Vec<Device>>;
+    /// Up to `limit` devices whose id sorts after `after` (`""`: from the start), ordered by
+    /// id: a keyset page, so that loading a large fleet never holds all rows at once.
+    async fn devices_after(&self, after: &str, limit: u32) -> Result<Vec<Device>>;
     /// Delete a device with its parameters, tags, tasks and faults. False if it did not exist.
     async fn delete_device(&self, id: &str) -> Result<bool>;
     /// Add a tag. False if the device already had it; [`StoreError::NotFound`] if no device.
@@ -79,6 +82,11 @@ pub trait Store: Send + Sync + Debug {
     /// expires_at, command_key, result, fault; `updated_at` is set to now).
     /// [`StoreError::NotFound`] if it was deleted meanwhile.
     async fn update_task(&self, t: &Task) -> Result<()>;
+    /// Finish a task's RPC in ONE transaction: delete the cached parameters under each of the
+    /// `forget` prefixes of the task's device, merge `learned` into its cache, then write the
+    /// task back as [`Store::update_task`] does.
+    async fn complete_task(&self, t: &Task, forget: &[String], learned: &[Parameter])
+        -> Result<()>;
     /// Delete a task. False if it did not exist.
     async fn delete_task(&self, id: i64) -> Result<bool>;
     /// Crash recovery at startup: every `running` task back to `queued`, except those with a

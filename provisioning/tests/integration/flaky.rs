@@ -49,6 +49,9 @@ impl Store for FlakyStore {
     async fn all_devices(&self) -> Result<Vec<Device>> {
         self.inner.all_devices().await
     }
+    async fn devices_after(&self, after: &str, limit: u32) -> Result<Vec<Device>> {
+        self.inner.devices_after(after, limit).await
+    }
     async fn delete_device(&self, id: &str) -> Result<bool> {
         self.inner.delete_device(id).await
     }
@@ -92,6 +95,14 @@ impl Store for FlakyStore {
     }
     async fn update_task(&self, t: &Task) -> Result<()> {
         self.inner.update_task(t).await
+    }
+    async fn complete_task(
+        &self,
+        t: &Task,
+        forget: &[String],
+        learned: &[Parameter],
+    ) -> Result<()> {
+        self.inner.complete_task(t, forget, learned).await
     }
     async fn delete_task(&self, id: i64) -> Result<bool> {
         self.inner.delete_task(id).await

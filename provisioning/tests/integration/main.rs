@@ -46,6 +46,8 @@ both_backends!(
     delete_device_cascades,
     telemetry_batch,
     telemetry_keeps_operator_fields,
+    telemetry_large_batch_and_paging,
+    complete_task_commits_cache_and_task,
     parameters_prefix_and_merge,
     task_lifecycle,
     task_backoff_and_order,

@@ -316,6 +316,106 @@ pub async fn telemetry_batch(db: &TestDb) {
     assert!(s.get_device(&device("Rollback").id).await.unwrap().is_none());
 }
 
+pub async fn telemetry_large_batch_and_paging(db: &TestDb) {
+    let s = db.store();
+    // More devices than one multi-row statement holds; one of them new with tags.
+    let mut batch = Vec::new();
+    for i in 0..950 {
+        let mut d = device(&format!("B{i:04}"));
+        d.last_inform_at = Some(at(2000 + i));
+        if i == 7 {
+            d.tags = vec!["fresh".into(), "storm".into()];
+        }
+        batch.push(Telemetry {
+            device: d,
+            params: vec![
+                param("InternetGatewayDevice.DeviceInfo.UpTime", &i.to_string()),
+                param("InternetGatewayDevice.DeviceInfo.SoftwareVersion", "V1"),
+            ],
+            bootstrap: false,
+        });
+    }
+    s.apply_telemetry(&batch).await.unwrap();
+    let tagged = s.get_device(&device("B0007").id).await.unwrap().unwrap();
+    assert_eq!(tagged.tags, ["fresh", "storm"]);
+    let d900 = s.get_device(&device("B0900").id).await.unwrap().unwrap();
+    assert_eq!(d900.last_inform_at, Some(at(2900)));
+    let p = s.get_parameters(&d900.id, "InternetGatewayDevice.DeviceInfo.UpTime").await.unwrap();
+    assert_eq!(p[0].value.as_deref(), Some("900"));
+
+    // Telemetry of existing devices keeps their tags and refreshes the rest.
+    for t in &mut batch {
+        t.device.tags.clear();
+        t.device.ip = Some("203.0.113.9".into());
+        t.params.truncate(1);
+    }
+    s.apply_telemetry(&batch).await.unwrap();
+    let tagged = s.get_device(&device("B0007").id).await.unwrap().unwrap();
+    assert_eq!(tagged.tags, ["fresh", "storm"]);
+    assert_eq!(tagged.ip.as_deref(), Some("203.0.113.9"));
+
+    // Keyset pages visit every device once, in id order.
+    let mut seen = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = s.devices_after(&after, 300).await.unwrap();
+        assert!(page.len() <= 300);
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        seen.extend(page.into_iter().map(|d| (d.id, d.tags)));
+    }
+    assert_eq!(seen.len(), 950);
+    assert!(seen.windows(2).all(|w| w[0].0 < w[1].0));
+    assert!(seen.iter().any(|(id, tags)| *id == tagged.id && tags.len() == 2));
+    assert!(s.devices_after(&after, 10).await.unwrap().is_empty());
+}
+
+pub async fn complete_task_commits_cache_and_task(db: &TestDb) {
+    let (s, d) = store_with_device(db, "CT1").await;
+    s.upsert_parameters(
+        &d.id,
+        &[
+            param("InternetGatewayDevice.LANDevice.1.Old", "x"),
+            param("InternetGatewayDevice.LANDevice.1.Gone", "y"),
+            param("InternetGatewayDevice.DeviceInfo.Keep", "k"),
+        ],
+    )
+    .await
+    .unwrap();
+    let t = s.insert_task(&NewTask::new(&d.id, gpv("InternetGatewayDevice."))).await.unwrap();
+    let mut claimed = s.next_due_task(&d.id, now() + Duration::seconds(1)).await.unwrap().unwrap();
+    claimed.status = TaskStatus::Done;
+    claimed.result = Some(json!({"ok": true}));
+    s.complete_task(
+        &claimed,
+        &["InternetGatewayDevice.LANDevice.".to_string()],
+        &[param("InternetGatewayDevice.LANDevice.1.New", "n")],
+    )
+    .await
+    .unwrap();
+    let paths: Vec<_> =
+        s.get_parameters(&d.id, "").await.unwrap().into_iter().map(|p| p.path).collect();
+    assert_eq!(
+        paths,
+        ["InternetGatewayDevice.DeviceInfo.Keep", "InternetGatewayDevice.LANDevice.1.New"]
+    );
+    let stored = s.get_task(t.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, TaskStatus::Done);
+    assert_eq!(stored.result, Some(json!({"ok": true})));
+
+    // A task deleted meanwhile: nothing of the cache change is kept.
+    assert!(s.delete_task(t.id).await.unwrap());
+    let r = s
+        .complete_task(&claimed, &[], &[param("InternetGatewayDevice.LANDevice.1.Late", "l")])
+        .await;
+    assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+    assert!(s
+        .get_parameters(&d.id, "InternetGatewayDevice.LANDevice.1.Late")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 pub async fn telemetry_keeps_operator_fields(db: &TestDb) {
     let s = db.store();
     // New device through telemetry: its snapshot's tags and credentials are stored.

@@ -15,7 +15,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use dashmap::DashMap;
-use provisioning::{Device, NewTask, Parameter, Protocol, Store, Task, TaskStatus, Telemetry};
+use provisioning::{
+    Device, DeviceFilter, NewTask, Parameter, Protocol, Store, Task, TaskStatus, Telemetry,
+};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -36,6 +38,8 @@ pub use tasks::supports_task;
 pub const DEFAULT_LIVENESS_TIMEOUT: Duration = Duration::from_secs(300);
 /// Default for [`UspConfig::request_timeout`].
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Agents read per page when the engine starts.
+const AGENT_PAGE: u32 = 5000;
 
 /// Builds a download URL for a stored file name (the API signs URLs served by `acsd`).
 pub type FileUrlFn = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -222,10 +226,25 @@ impl Usp {
         metrics: UspMetrics,
     ) -> Result<Usp, UspError> {
         let agents = DashMap::new();
-        for d in store.all_devices().await? {
-            if d.protocol == Protocol::Usp {
+        // Page through the USP agents only (the CWMP engine indexes the rest).
+        let mut offset = 0u32;
+        loop {
+            let page = store
+                .list_devices(&DeviceFilter {
+                    protocol: Some(Protocol::Usp),
+                    limit: Some(AGENT_PAGE),
+                    offset: Some(offset),
+                    ..Default::default()
+                })
+                .await?;
+            let n = u32::try_from(page.len()).unwrap_or(u32::MAX);
+            for d in page {
                 agents.insert(d.id.clone(), Agent::new(Some(d)));
             }
+            if n < AGENT_PAGE {
+                break;
+            }
+            offset = offset.saturating_add(n);
         }
         let nanos = now_utc().unix_timestamp_nanos();
         let msg_prefix = format!("acsd-{:x}", (nanos as u64) & 0xffff_ffff);
