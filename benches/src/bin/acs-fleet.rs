@@ -182,10 +182,11 @@ struct Args {
     /// mixed with --usp-agents: USP Get round trips per second (open loop).
     #[arg(long, default_value_t = 20.0)]
     usp_rate: f64,
-    /// TCP_NODELAY on the simulator's connections (USP agents, echo clients and echo driver).
-    /// Off by default, like rumqttc's default that acsd's MQTT client uses.
+    /// Leave Nagle's algorithm on for the simulator's connections (USP agents, echo clients and
+    /// echo driver), like rumqttc's default that acsd's MQTT client uses. By default the
+    /// simulator sets TCP_NODELAY so that its own side adds no delayed-ACK stalls.
     #[arg(long)]
-    tcp_nodelay: bool,
+    nagle: bool,
     /// mqtt-echo: payload bytes (default: the size of usp-get's Get Record).
     #[arg(long)]
     payload_bytes: Option<usize>,
@@ -382,7 +383,7 @@ fn agent_config(args: &Args, count: usize) -> AgentConfig {
         oui: args.oui.clone(),
         product_class: args.product_class.clone(),
         connect_concurrency: args.connect_concurrency,
-        tcp_nodelay: args.tcp_nodelay,
+        tcp_nodelay: !args.nagle,
     }
 }
 
@@ -528,7 +529,7 @@ async fn mqtt_echo_main(args: &Args) -> anyhow::Result<Value> {
                 payload_bytes: len,
                 timeout,
                 connect_concurrency: args.connect_concurrency,
-                tcp_nodelay: args.tcp_nodelay,
+                tcp_nodelay: !args.nagle,
             };
             *slot = Some(Echo::start(&cfg, &s).await)
         }
@@ -566,7 +567,7 @@ async fn mqtt_echo_main(args: &Args) -> anyhow::Result<Value> {
         "rate": args.rate,
         "duration_s": args.duration,
         "echo": {"clients": count, "subscribed": subscribed, "payload_bytes": len,
-                 "mqtt": "5", "qos": 1, "tcp_nodelay": args.tcp_nodelay},
+                 "mqtt": "5", "qos": 1, "tcp_nodelay": !args.nagle},
         "phases": phases,
     }))
 }

@@ -399,53 +399,80 @@ fn usp_prefix(what: &str) -> String {
     format!("{what}{}", std::process::id())
 }
 
-/// Measure the raw MQTT echo ceiling through the broker at `url`.
+/// Measure the raw MQTT echo ceiling through the broker at `url` (TCP_NODELAY on the
+/// simulator's connections: what the broker and the machine can do). With `nagle_row`, also
+/// the same echo with Nagle left on, like rumqttc's default that acsd's client uses (a row for
+/// reference, not a ceiling).
 fn mqtt_echo_ceiling(
     bin: &Path,
     out: &Path,
     z: &Sizes,
     url: &str,
+    nagle_row: bool,
     rows: &mut Vec<Row>,
 ) -> anyhow::Result<f64> {
-    let args = vec![
-        s("mqtt-echo"),
-        s("--mqtt-url"),
-        s(url),
-        s("--usp-agents"),
-        s(z.usp_agents),
-        s("--usp-prefix"),
-        usp_prefix("e"),
-        s("--concurrency"),
-        s(z.concurrency),
-        s("--duration"),
-        s(z.duration),
-        s("--quiet"),
-    ];
-    let v = fleet(bin, out, "ceiling-mqtt-echo", &args)?;
-    let p = phase(&v, "mqtt-echo").context("no mqtt-echo phase")?.clone();
-    let c = p["throughput_per_s"].as_f64().unwrap_or(0.0);
-    let bytes = v["echo"]["payload_bytes"].as_u64().unwrap_or(0);
-    rows.push(Row {
-        backend: "mosquitto".into(),
-        scenario: format!("ceiling: raw MQTT 5 echo, {} clients, closed loop", z.usp_agents),
-        phase: p,
-        rss_mb: None,
-        cpu: None,
-        ceiling: Some(c),
-        note: format!("QoS 1, {bytes}-byte payload (a Get Record) out and back"),
-    });
-    if let Some(q) = phase(&v, "mqtt-echo-connect") {
+    let mut ceiling = 0.0;
+    for nagle in [false, true] {
+        if nagle && !nagle_row {
+            break;
+        }
+        let mut args = vec![
+            s("mqtt-echo"),
+            s("--mqtt-url"),
+            s(url),
+            s("--usp-agents"),
+            s(z.usp_agents),
+            s("--usp-prefix"),
+            usp_prefix(if nagle { "n" } else { "e" }),
+            s("--concurrency"),
+            s(z.concurrency),
+            s("--duration"),
+            s(z.duration),
+            s("--quiet"),
+        ];
+        if nagle {
+            args.push(s("--nagle"));
+        }
+        let name = if nagle { "ceiling-mqtt-echo-nagle" } else { "ceiling-mqtt-echo" };
+        let v = fleet(bin, out, name, &args)?;
+        let p = phase(&v, "mqtt-echo").context("no mqtt-echo phase")?.clone();
+        let c = p["throughput_per_s"].as_f64().unwrap_or(0.0);
+        let bytes = v["echo"]["payload_bytes"].as_u64().unwrap_or(0);
+        if nagle {
+            rows.push(Row {
+                backend: "mosquitto".into(),
+                scenario: "  (same echo, Nagle on: rumqttc's default, as acsd's client)".into(),
+                phase: p,
+                rss_mb: None,
+                cpu: None,
+                ceiling: Some(ceiling),
+                note: "for reference: delayed-ACK stalls".into(),
+            });
+            continue;
+        }
+        ceiling = c;
         rows.push(Row {
             backend: "mosquitto".into(),
-            scenario: "  (echo clients connect + subscribe)".into(),
-            phase: q.clone(),
+            scenario: format!("ceiling: raw MQTT 5 echo, {} clients, closed loop", z.usp_agents),
+            phase: p,
             rss_mb: None,
             cpu: None,
-            ceiling: None,
-            note: "connects/s".into(),
+            ceiling: Some(c),
+            note: format!("QoS 1, {bytes}-byte payload (a Get Record) out and back; TCP_NODELAY"),
         });
+        if let Some(q) = phase(&v, "mqtt-echo-connect") {
+            rows.push(Row {
+                backend: "mosquitto".into(),
+                scenario: "  (echo clients connect + subscribe)".into(),
+                phase: q.clone(),
+                rss_mb: None,
+                cpu: None,
+                ceiling: None,
+                note: "connects/s".into(),
+            });
+        }
     }
-    Ok(c)
+    Ok(ceiling)
 }
 
 /// Measure the bare ceiling: the same simulator against canned answers.
@@ -925,18 +952,19 @@ fn main() -> anyhow::Result<()> {
             None
         }
     };
-    let mqtt_echo = match mqtt_url.map(|url| mqtt_echo_ceiling(&bin, &out, &z, url, &mut rows)) {
-        Some(Ok(c)) => {
-            eprintln!("ceiling: {c:.0} MQTT echo round trips/s");
-            Some(c)
-        }
-        Some(Err(e)) => {
-            eprintln!("warning: the MQTT echo ceiling failed: {e:#}");
-            rows.push(failed_row("mosquitto", "ceiling: raw MQTT 5 echo", &format!("{e:#}")));
-            None
-        }
-        None => None,
-    };
+    let mqtt_echo =
+        match mqtt_url.map(|url| mqtt_echo_ceiling(&bin, &out, &z, url, !smoke, &mut rows)) {
+            Some(Ok(c)) => {
+                eprintln!("ceiling: {c:.0} MQTT echo round trips/s");
+                Some(c)
+            }
+            Some(Err(e)) => {
+                eprintln!("warning: the MQTT echo ceiling failed: {e:#}");
+                rows.push(failed_row("mosquitto", "ceiling: raw MQTT 5 echo", &format!("{e:#}")));
+                None
+            }
+            None => None,
+        };
     let ceilings = Ceilings { periodic, keepalive, mqtt_echo };
     let backends: Vec<String> = if smoke {
         vec!["sqlite".into()]
