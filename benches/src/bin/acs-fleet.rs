@@ -1,4 +1,5 @@
-//! `acs-fleet`: thousands of simulated TR-069 CPEs in one process, to load-test an ACS.
+//! `acs-fleet`: thousands of simulated TR-069 CPEs and TR-369 USP agents in one process, to
+//! load-test an ACS.
 //!
 //! ```text
 //! acs-fleet periodic   --acs-url http://127.0.0.1:7547/ --devices 10000 --rate 5000 --duration 20
@@ -48,8 +49,8 @@ enum Scenario {
     Concurrent,
     /// Equipment (WiFi 2.4 + 5 GHz, one SIP line) registered through the API for every device,
     /// then every device bootstraps (`0 BOOTSTRAP` + `1 BOOT`); a device counts as provisioned
-    /// when its model holds the profile's values after the session. With `--usp-agents`, as
-    /// many USP agents are provisioned on connect too.
+    /// when its model holds the profile's values after the session. With `--usp-agents M`, M
+    /// USP agents get equipment too and are provisioned when they connect.
     Provision,
     /// `--usp-agents` USP agents connect and onboard, then Get round trips through the REST API
     /// (task with connection_request and timeout), closed or open loop.
@@ -75,7 +76,11 @@ enum MtpArg {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "acs-fleet", version, about = "Simulate a fleet of TR-069 CPEs against an ACS")]
+#[command(
+    name = "acs-fleet",
+    version,
+    about = "Simulate a fleet of TR-069 CPEs (and TR-369 USP agents) against an ACS"
+)]
 struct Args {
     /// What to run.
     #[arg(value_enum)]
