@@ -28,6 +28,10 @@ use crate::stats::Stats;
 /// Realm of the simulated CPEs' connection-request Digest challenge.
 pub const CR_REALM: &str = "acs-fleet";
 
+/// A check run on a CPE after each successful session (e.g. "the profile was applied"); an
+/// error turns the session into a failure with that message.
+pub type Check = Arc<dyn Fn(&Cpe) -> Result<(), String> + Send + Sync>;
+
 /// How to build a fleet.
 #[derive(Debug, Clone)]
 pub struct FleetConfig {
@@ -48,7 +52,6 @@ pub struct FleetConfig {
 }
 
 /// N simulated CPEs.
-#[derive(Debug)]
 pub struct Fleet {
     /// The ACS.
     pub target: Target,
@@ -65,6 +68,16 @@ pub struct Fleet {
     pub cr_received: AtomicU64,
     /// Connection requests that passed authentication.
     pub cr_accepted: AtomicU64,
+    check: std::sync::RwLock<Option<Check>>,
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet")
+            .field("devices", &self.devices.len())
+            .field("cr_addr", &self.cr_addr)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The device id acsd derives for a CPE (`OUI-ProductClass-Serial`, escaped).
@@ -126,6 +139,7 @@ impl Fleet {
             followups_in_flight: AtomicU64::new(0),
             cr_received: AtomicU64::new(0),
             cr_accepted: AtomicU64::new(0),
+            check: std::sync::RwLock::new(None),
         });
         if let Some(l) = listener {
             tokio::spawn(cr_listener(l, Arc::downgrade(&fleet)));
@@ -150,20 +164,33 @@ impl Fleet {
         } else {
             None
         };
-        let outcome = session::run_on(&self.target, &mut cpe, events, &mut pooled).await;
+        let mut outcome = session::run_on(&self.target, &mut cpe, events, &mut pooled).await;
         if let (Some(conn), Some(slot)) = (pooled, self.conns.get(idx)) {
             if let Ok(mut g) = slot.lock() {
                 *g = Some(conn);
             }
         }
-        stats.record(&outcome, since.elapsed());
-        drop(cpe);
-        if let Ok(r) = outcome {
-            for a in r.actions {
-                self.spawn_followup(idx, a);
+        let mut actions = Vec::new();
+        if let Ok(r) = &mut outcome {
+            actions = std::mem::take(&mut r.actions);
+            let check = self.check.read().ok().and_then(|c| c.clone());
+            if let Some(Err(e)) = check.map(|c| c(&cpe)) {
+                outcome = Err(FleetError::Protocol(e));
             }
         }
+        stats.record(&outcome, since.elapsed());
+        drop(cpe);
+        for a in actions {
+            self.spawn_followup(idx, a);
+        }
         true
+    }
+
+    /// Run `check` on each CPE after each of its successful sessions from now on (`None`: stop).
+    pub fn set_check(&self, check: Option<Check>) {
+        if let Ok(mut g) = self.check.write() {
+            *g = check;
+        }
     }
 
     fn spawn_followup(self: &Arc<Self>, idx: usize, action: Action) {

@@ -1,9 +1,11 @@
 //! `bench`: the benchmark harness behind `benches/run.sh` and `benches/smoke.sh`.
 //!
 //! Starts a release `acsd` on SQLite (and on a fresh PostgreSQL database when one is
-//! reachable), drives it with `acs-fleet` through each scenario, measures the machine's own
-//! ceiling with the same simulator against `bare-ceiling`, samples `acsd`'s RSS and CPU from
-//! `/proc/<pid>`, and prints one table. Every process it starts it stops, by PID.
+//! reachable), drives it with `acs-fleet` through each scenario (CWMP, provisioning, USP Get
+//! over MQTT 5 and WebSocket), measures the machine's own ceilings with the same simulator and
+//! sizes — `bare-ceiling` for CWMP, a raw MQTT echo through the same broker for USP — samples
+//! `acsd`'s RSS and CPU from `/proc/<pid>`, and prints one table. Every process it starts it
+//! stops, by PID.
 //!
 //! ```text
 //! bench all   [--devices 10000] [--duration 10] [--out target/bench-results]
@@ -68,6 +70,15 @@ struct Opts {
     /// Which backends to run: sqlite, postgres or both.
     #[arg(long, default_value = "sqlite,postgres")]
     backends: String,
+    /// USP agents (usp-get) and echo clients (MQTT echo ceiling).
+    #[arg(long)]
+    usp_agents: Option<usize>,
+    /// Devices of the provision scenario (default 2000; smoke: 50).
+    #[arg(long)]
+    provision_devices: Option<usize>,
+    /// MQTT broker for the USP rows (MQTT rows are skipped when it is unreachable).
+    #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+    mqtt_url: String,
 }
 
 /// Peak RSS and CPU of one process over a window, sampled every 100 ms from /proc.
@@ -185,22 +196,30 @@ fn wait_http_ok(addr: SocketAddr, path: &str, timeout: Duration) -> anyhow::Resu
 
 struct Acsd {
     child: Child,
-    cwmp: SocketAddr,
-    api: SocketAddr,
+    net: Net,
     token: String,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Where one acsd listens (and its MQTT settings when the broker is reachable).
+#[derive(Debug, Clone)]
+struct Net {
+    cwmp: SocketAddr,
+    api: SocketAddr,
+    usp_ws: SocketAddr,
+    /// (broker URL, controller topic).
+    mqtt: Option<(String, String)>,
+}
+
 fn spawn_acsd(
     bin: &Path,
     out: &Path,
     label: &str,
     db: Option<&str>,
-    cwmp: SocketAddr,
-    api: SocketAddr,
+    net: &Net,
     token: &str,
     fresh: bool,
 ) -> anyhow::Result<Child> {
+    let (cwmp, api) = (net.cwmp, net.api);
     let data = out.join(format!("data-{label}"));
     if fresh {
         let _ = std::fs::remove_dir_all(&data);
@@ -217,11 +236,15 @@ fn spawn_acsd(
         .args(["--cwmp-listen", &cwmp.to_string(), "--api-listen", &api.to_string()])
         .args(["--cpe-auth", "none", "--public-url", &format!("http://{cwmp}")])
         .args(["--max-sessions", "30000", "--log", "warn"])
+        .args(["--usp-ws-listen", &net.usp_ws.to_string()])
         .env("ACSD_ADMIN_TOKEN", token)
         .stdout(Stdio::from(log.try_clone()?))
         .stderr(Stdio::from(log));
     if let Some(url) = db {
         cmd.args(["--database-url", url]);
+    }
+    if let Some((url, topic)) = &net.mqtt {
+        cmd.args(["--mqtt-url", url, "--mqtt-topic", topic]);
     }
     let mut child =
         cmd.spawn().with_context(|| format!("starting {}", bin.join("acsd").display()))?;
@@ -237,13 +260,39 @@ fn start_acsd(
     out: &Path,
     label: &str,
     database_url: Option<&str>,
+    mqtt_url: Option<&str>,
 ) -> anyhow::Result<Acsd> {
     let _ = std::fs::remove_file(out.join(format!("acsd-{label}.log")));
-    let cwmp: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
-    let api: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+    let local = |p: u16| -> anyhow::Result<SocketAddr> { Ok(format!("127.0.0.1:{p}").parse()?) };
+    let net = Net {
+        cwmp: local(free_port()?)?,
+        api: local(free_port()?)?,
+        usp_ws: local(free_port()?)?,
+        // A topic of our own: other controllers may share the broker.
+        mqtt: mqtt_url.map(|u| {
+            (u.to_string(), format!("usp/controller/bench-{}-{label}", std::process::id()))
+        }),
+    };
     let token = format!("bench-{:016x}", rand::random::<u64>());
-    let child = spawn_acsd(bin, out, label, database_url, cwmp, api, &token, true)?;
-    Ok(Acsd { child, cwmp, api, token })
+    let child = spawn_acsd(bin, out, label, database_url, &net, &token, true)?;
+    Ok(Acsd { child, net, token })
+}
+
+/// Whether a TCP connection to the broker of `url` (`mqtt://host:port`) opens; the error says
+/// why not.
+fn broker_reachable(url: &str) -> Result<(), String> {
+    let rest = url.strip_prefix("mqtt://").ok_or_else(|| format!("{url}: not an mqtt:// URL"))?;
+    let hostport = rest.trim_end_matches('/');
+    let hostport = hostport.rsplit_once('@').map_or(hostport, |(_, h)| h);
+    let hostport =
+        if hostport.contains(':') { hostport.to_string() } else { format!("{hostport}:1883") };
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&hostport)
+        .map_err(|e| format!("{hostport}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{hostport} does not resolve"))?;
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .map(|_| ())
+        .map_err(|e| format!("{url} unreachable: {e}"))
 }
 
 /// Run acs-fleet; returns its JSON summary.
@@ -268,28 +317,12 @@ fn fleet(bin: &Path, out: &Path, name: &str, args: &[String]) -> anyhow::Result<
     Ok(v)
 }
 
-/// The summary has the fields the table needs, with sane types.
 fn check_summary(v: &Value) -> anyhow::Result<()> {
-    let phases = v["phases"].as_array().context("no phases")?;
-    if phases.is_empty() {
-        bail!("empty phases");
-    }
-    for p in phases {
-        p["phase"].as_str().context("phase name")?;
-        p["throughput_per_s"].as_f64().context("throughput")?;
-        p["sessions"]["ok"].as_u64().context("sessions.ok")?;
-        p["sessions"]["failed"].as_u64().context("sessions.failed")?;
-        if p["latency_ms"].is_object() {
-            for q in ["p50", "p90", "p99", "p999", "max"] {
-                p["latency_ms"][q].as_f64().with_context(|| format!("latency_ms.{q}"))?;
-            }
-        }
-    }
-    Ok(())
+    Ok(benches::report::check_summary(v)?)
 }
 
 fn phase<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
-    v["phases"].as_array()?.iter().find(|p| p["phase"] == name)
+    benches::report::phase(v, name)
 }
 
 #[derive(Debug, Clone)]
@@ -346,6 +379,100 @@ struct Sizes {
     rss_devices: usize,
     rss_sessions: usize,
     mixed_devices: usize,
+    usp_agents: usize,
+    provision_devices: usize,
+}
+
+/// The machine's ceilings, measured with the same simulator and sizes.
+#[derive(Debug, Clone, Copy)]
+struct Ceilings {
+    /// Bare hyper, periodic closed loop (sessions/s).
+    periodic: f64,
+    /// Bare hyper, kept-open connections.
+    keepalive: f64,
+    /// Raw MQTT echo through the broker (round trips/s), when the broker is reachable.
+    mqtt_echo: Option<f64>,
+}
+
+/// A run prefix for USP endpoint ids and echo client ids, distinct per harness process.
+fn usp_prefix(what: &str) -> String {
+    format!("{what}{}", std::process::id())
+}
+
+/// Measure the raw MQTT echo ceiling through the broker at `url` (TCP_NODELAY on the
+/// simulator's connections: what the broker and the machine can do). With `nagle_row`, also
+/// the same echo with Nagle left on, like rumqttc's default that acsd's client uses (a row for
+/// reference, not a ceiling).
+fn mqtt_echo_ceiling(
+    bin: &Path,
+    out: &Path,
+    z: &Sizes,
+    url: &str,
+    nagle_row: bool,
+    rows: &mut Vec<Row>,
+) -> anyhow::Result<f64> {
+    let mut ceiling = 0.0;
+    for nagle in [false, true] {
+        if nagle && !nagle_row {
+            break;
+        }
+        let mut args = vec![
+            s("mqtt-echo"),
+            s("--mqtt-url"),
+            s(url),
+            s("--usp-agents"),
+            s(z.usp_agents),
+            s("--usp-prefix"),
+            usp_prefix(if nagle { "n" } else { "e" }),
+            s("--concurrency"),
+            s(z.concurrency),
+            s("--duration"),
+            s(z.duration),
+            s("--quiet"),
+        ];
+        if nagle {
+            args.push(s("--nagle"));
+        }
+        let name = if nagle { "ceiling-mqtt-echo-nagle" } else { "ceiling-mqtt-echo" };
+        let v = fleet(bin, out, name, &args)?;
+        let p = phase(&v, "mqtt-echo").context("no mqtt-echo phase")?.clone();
+        let c = p["throughput_per_s"].as_f64().unwrap_or(0.0);
+        let bytes = v["echo"]["payload_bytes"].as_u64().unwrap_or(0);
+        if nagle {
+            rows.push(Row {
+                backend: "mosquitto".into(),
+                scenario: "  (same echo, Nagle on: rumqttc's default, as acsd's client)".into(),
+                phase: p,
+                rss_mb: None,
+                cpu: None,
+                ceiling: Some(ceiling),
+                note: "for reference: delayed-ACK stalls".into(),
+            });
+            continue;
+        }
+        ceiling = c;
+        rows.push(Row {
+            backend: "mosquitto".into(),
+            scenario: format!("ceiling: raw MQTT 5 echo, {} clients, closed loop", z.usp_agents),
+            phase: p,
+            rss_mb: None,
+            cpu: None,
+            ceiling: Some(c),
+            note: format!("QoS 1, {bytes}-byte payload (a Get Record) out and back; TCP_NODELAY"),
+        });
+        if let Some(q) = phase(&v, "mqtt-echo-connect") {
+            rows.push(Row {
+                backend: "mosquitto".into(),
+                scenario: "  (echo clients connect + subscribe)".into(),
+                phase: q.clone(),
+                rss_mb: None,
+                cpu: None,
+                ceiling: None,
+                note: "connects/s".into(),
+            });
+        }
+    }
+    Ok(ceiling)
 }
 
 /// Measure the bare ceiling: the same simulator against canned answers.
@@ -409,13 +536,15 @@ fn backend_run(
     db: Option<&str>,
     z: &Sizes,
     rate: Option<f64>,
-    ceilings: (f64, f64),
+    ceilings: Ceilings,
+    mqtt_url: Option<&str>,
     rows: &mut Vec<Row>,
 ) -> anyhow::Result<()> {
-    let mut acsd = start_acsd(bin, out, backend, db)?;
+    let mut acsd = start_acsd(bin, out, backend, db, mqtt_url)?;
     let pid = acsd.child.id();
     let cr_port = free_port()?;
-    let (cwmp, api, token) = (acsd.cwmp, acsd.api, acsd.token.clone());
+    let net = acsd.net.clone();
+    let (cwmp, api, token) = (net.cwmp, net.api, acsd.token.clone());
     let base = |scenario: &str, devices: usize, prefix: &str| -> Vec<String> {
         vec![
             s(scenario),
@@ -438,6 +567,7 @@ fn backend_run(
             s("--quiet"),
         ]
     };
+    let mut failed_runs = Vec::new();
     let result = (|| -> anyhow::Result<()> {
         // Run one acs-fleet invocation; add its main phase (and an optional sub-phase) to rows.
         let mut run = |name: &str,
@@ -490,7 +620,7 @@ fn backend_run(
             [base("periodic", z.devices, "SIM"), vec![s("--no-register")]].concat(),
             "periodic",
             "periodic, closed loop (max)",
-            Some(ceilings.0),
+            Some(ceilings.periodic),
             "Inform, empty POST, 204",
             None,
         )?;
@@ -500,7 +630,7 @@ fn backend_run(
                 .concat(),
             "periodic",
             "periodic, closed loop, kept-open connections",
-            Some(ceilings.1),
+            Some(ceilings.keepalive),
             "no TCP setup per session",
             None,
         )?;
@@ -560,6 +690,82 @@ fn backend_run(
                 "POST tasks?connection_request=true&timeout",
             )),
         )?;
+        let prov = run(
+            "provision",
+            base("provision", z.provision_devices, "PRV"),
+            "provision",
+            &format!(
+                "provision, {} devices (BOOTSTRAP → WiFi 2.4/5 GHz + SIP applied)",
+                z.provision_devices
+            ),
+            None,
+            "provisioned devices/s; latency = session",
+            Some((
+                "preload-equipment",
+                "  (API: register equipment with profile)",
+                "POST /equipment, 16 connections",
+            )),
+        )?;
+        if let Some(p) = phase(&prov, "provision") {
+            eprintln!("provision: equipment states {}", p["equipment_states"]);
+        }
+        // USP Get round trips through the REST API: MQTT 5 (vs the raw echo), then WebSocket.
+        let usp_base = |mtp: &str, prefix: String| -> Vec<String> {
+            let mut v = vec![
+                s("usp-get"),
+                s("--api-url"),
+                format!("http://{api}/api/v1"),
+                s("--api-token"),
+                token.clone(),
+                s("--usp-agents"),
+                s(z.usp_agents),
+                s("--usp-mtp"),
+                s(mtp),
+                s("--usp-prefix"),
+                prefix,
+                s("--usp-ws-url"),
+                format!("ws://{}/usp", net.usp_ws),
+                s("--concurrency"),
+                s(z.concurrency),
+                s("--duration"),
+                s(z.duration),
+                s("--quiet"),
+            ];
+            if let Some((url, topic)) = &net.mqtt {
+                v.extend([s("--mqtt-url"), url.clone(), s("--mqtt-topic"), topic.clone()]);
+            }
+            v
+        };
+        let onboard_row = (
+            "usp-onboard",
+            "  (agents connect, Boot!, onboarded by acsd)",
+            "agents/s; latency = connect → subscriptions created",
+        );
+        // A failing USP run (e.g. acsd stops answering) is a row of its own, not the end of
+        // the whole benchmark.
+        let mut usp_runs = Vec::new();
+        if net.mqtt.is_some() {
+            usp_runs.push((
+                "usp-get-mqtt5",
+                usp_base("mqtt5", usp_prefix(&format!("m{}", &backend[..1]))),
+                format!("usp-get, MQTT 5, {} agents, closed loop", z.usp_agents),
+                ceilings.mqtt_echo,
+                "REST task → USP Get → GetResp → 200; vs raw MQTT echo",
+            ));
+        }
+        usp_runs.push((
+            "usp-get-ws",
+            usp_base("ws", usp_prefix(&format!("w{}", &backend[..1]))),
+            format!("usp-get, WebSocket, {} agents, closed loop", z.usp_agents),
+            None,
+            "REST task → USP Get → GetResp → 200",
+        ));
+        for (name, args, label, ceil, note) in usp_runs {
+            if let Err(e) = run(name, args, "usp-get", &label, ceil, note, Some(onboard_row)) {
+                eprintln!("warning: {backend} {name} failed: {e:#}");
+                failed_runs.push(failed_row(backend, &label, &format!("{e:#}")));
+            }
+        }
         if z.rss_devices > 0 {
             let more = z.rss_devices.saturating_sub(z.devices);
             if more > 0 {
@@ -575,7 +781,7 @@ fn backend_run(
             }
             // Restart so that the index is loaded from storage like in production.
             stop_child(&mut acsd.child);
-            acsd.child = spawn_acsd(bin, out, backend, db, cwmp, api, &token, false)?;
+            acsd.child = spawn_acsd(bin, out, backend, db, &net, &token, false)?;
             let pid2 = acsd.child.id();
             let sampler = Sampler::start(pid2);
             let args = [
@@ -603,7 +809,26 @@ fn backend_run(
         Ok(())
     })();
     stop_child(&mut acsd.child);
+    rows.extend(failed_runs);
     result
+}
+
+/// A row for a run that did not complete (the simulator failed or was killed).
+fn failed_row(backend: &str, scenario: &str, error: &str) -> Row {
+    let short: String = error.chars().take(120).collect();
+    Row {
+        backend: backend.into(),
+        scenario: scenario.into(),
+        phase: json!({
+            "phase": "failed", "throughput_per_s": 0.0, "duration_s": 0.0,
+            "sessions": {"started": 1, "ok": 0, "failed": 1, "busy_503": 0, "dropped": 0},
+            "latency_ms": null, "errors": {short.clone(): 1},
+        }),
+        rss_mb: None,
+        cpu: None,
+        ceiling: None,
+        note: format!("run failed: {short}"),
+    }
 }
 
 /// Create a fresh database on the PostgreSQL server; returns its URL.
@@ -697,6 +922,8 @@ fn main() -> anyhow::Result<()> {
             rss_devices: opts.rss_devices.unwrap_or(0),
             rss_sessions: opts.rss_sessions.min(300),
             mixed_devices: 200,
+            usp_agents: opts.usp_agents.unwrap_or(20),
+            provision_devices: opts.provision_devices.unwrap_or(50),
         }
     } else {
         Sizes {
@@ -706,28 +933,49 @@ fn main() -> anyhow::Result<()> {
             rss_devices: opts.rss_devices.unwrap_or(100_000),
             rss_sessions: opts.rss_sessions,
             mixed_devices: 10_000,
+            usp_agents: opts.usp_agents.unwrap_or(1000),
+            provision_devices: opts.provision_devices.unwrap_or(2000),
         }
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let start_load = machine();
     let mut rows = Vec::new();
-    let ceilings = ceiling(&bin, &out, &z, &mut rows)?;
-    let ceiling_rate = ceilings.0;
-    eprintln!(
-        "ceiling: {:.0} sessions/s ({:.0} with kept-open connections)",
-        ceilings.0, ceilings.1
-    );
+    let (periodic, keepalive) = ceiling(&bin, &out, &z, &mut rows)?;
+    let ceiling_rate = periodic;
+    eprintln!("ceiling: {periodic:.0} sessions/s ({keepalive:.0} with kept-open connections)");
+    let mut skipped = Vec::new();
+    let mqtt_url = match broker_reachable(&opts.mqtt_url) {
+        Ok(()) => Some(opts.mqtt_url.as_str()),
+        Err(e) => {
+            eprintln!("MQTT broker not reachable ({e}); skipping the MQTT rows");
+            skipped.push(format!("MQTT rows (raw echo ceiling, usp-get over MQTT 5): {e}"));
+            None
+        }
+    };
+    let mqtt_echo =
+        match mqtt_url.map(|url| mqtt_echo_ceiling(&bin, &out, &z, url, !smoke, &mut rows)) {
+            Some(Ok(c)) => {
+                eprintln!("ceiling: {c:.0} MQTT echo round trips/s");
+                Some(c)
+            }
+            Some(Err(e)) => {
+                eprintln!("warning: the MQTT echo ceiling failed: {e:#}");
+                rows.push(failed_row("mosquitto", "ceiling: raw MQTT 5 echo", &format!("{e:#}")));
+                None
+            }
+            None => None,
+        };
+    let ceilings = Ceilings { periodic, keepalive, mqtt_echo };
     let backends: Vec<String> = if smoke {
         vec!["sqlite".into()]
     } else {
         opts.backends.split(',').map(|s| s.trim().to_string()).collect()
     };
-    let mut skipped = Vec::new();
     for b in &backends {
         match b.as_str() {
-            "sqlite" => {
-                backend_run(&bin, &out, "sqlite", None, &z, opts.rate, ceilings, &mut rows)?
-            }
+            "sqlite" => backend_run(
+                &bin, &out, "sqlite", None, &z, opts.rate, ceilings, mqtt_url, &mut rows,
+            )?,
             "postgres" if opts.postgres != "none" => {
                 match rt.block_on(create_pg_database(&opts.postgres)) {
                     Ok((url, name)) => {
@@ -739,6 +987,7 @@ fn main() -> anyhow::Result<()> {
                             &z,
                             opts.rate,
                             ceilings,
+                            mqtt_url,
                             &mut rows,
                         );
                         rt.block_on(drop_pg_database(&opts.postgres, &name));
@@ -753,15 +1002,37 @@ fn main() -> anyhow::Result<()> {
             other => skipped.push(format!("{other}: not run")),
         }
     }
-    let table = table(&rows);
+    let mut table = table(&rows);
+    // The issue's USP target: Get through the broker at ≥ 0.5× the raw echo, p99 ≤ 20 ms.
+    let mut targets = Vec::new();
+    if let Some(echo) = ceilings.mqtt_echo {
+        for r in rows.iter().filter(|r| r.scenario.starts_with("usp-get, MQTT 5")) {
+            if let Some((ratio, p99, met)) = benches::report::usp_target(&r.phase, echo, 0.5, 20.0)
+            {
+                targets.push((r.backend.clone(), ratio, p99, met));
+            }
+        }
+    }
+    table.push('\n');
+    for (b, ratio, p99, met) in &targets {
+        table.push_str(&format!(
+            "USP target ({b}: Get via the broker ≥ 0.5× raw echo, p99 ≤ 20 ms): {ratio:.2}×, p99 {p99:.1} ms — {}\n",
+            if *met { "met" } else { "not met" }
+        ));
+    }
+    for sk in &skipped {
+        table.push_str(&format!("Skipped: {sk}\n"));
+    }
     let m = machine();
     let results = json!({
         "machine": m,
         "loadavg_at_start": start_load["loadavg"],
         "mode": if smoke { "smoke" } else { "all" },
-        "sizes": {"devices": z.devices, "duration_s": z.duration, "concurrency": z.concurrency, "rss_devices": z.rss_devices, "rss_sessions": z.rss_sessions},
+        "sizes": {"devices": z.devices, "duration_s": z.duration, "concurrency": z.concurrency, "rss_devices": z.rss_devices, "rss_sessions": z.rss_sessions, "usp_agents": z.usp_agents, "provision_devices": z.provision_devices},
         "ceiling_sessions_per_s": ceiling_rate,
-        "ceiling_keepalive_sessions_per_s": ceilings.1,
+        "ceiling_keepalive_sessions_per_s": ceilings.keepalive,
+        "ceiling_mqtt_echo_per_s": ceilings.mqtt_echo,
+        "usp_target": targets.iter().map(|(b, ratio, p99, met)| json!({"backend": b, "ratio_to_mqtt_echo": ratio, "p99_ms": p99, "met": met})).collect::<Vec<_>>(),
         "rows": rows.iter().map(|r| json!({
             "backend": r.backend, "scenario": r.scenario, "phase": r.phase,
             "acsd_peak_rss_mb": r.rss_mb, "acsd_cpu_cores": r.cpu,
@@ -785,6 +1056,10 @@ fn main() -> anyhow::Result<()> {
     println!("{header}{table}");
     if smoke {
         // Smoke assertions: everything ran end to end and every session succeeded.
+        for r in rows.iter().filter(|r| r.phase["phase"] == "provision") {
+            benches::report::check_equipment_states(&r.phase)
+                .with_context(|| format!("smoke: {} / {}", r.backend, r.scenario))?;
+        }
         for r in &rows {
             let failed = r.phase["sessions"]["failed"].as_u64().unwrap_or(u64::MAX);
             let ok = r.phase["sessions"]["ok"].as_u64().unwrap_or(0);

@@ -1,6 +1,9 @@
 //! The simulator end to end against a scripted ACS on 127.0.0.1: one session with a cookie,
-//! every answer checked, then the fleet's connection-request listener with Digest.
+//! every answer checked, then the fleet's connection-request listener with Digest; the USP
+//! agents against the real USP engine (`usp_fleet`).
 #![allow(clippy::unwrap_used)]
+
+mod usp_fleet;
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
