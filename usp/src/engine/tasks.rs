@@ -165,31 +165,33 @@ impl Usp {
     pub(super) async fn run_task(&self, agent_id: &str, mut task: Task) -> bool {
         tracing::info!(agent = %agent_id, task = task.id, name = task.spec.name(), "running usp task");
         let outcome = self.execute(agent_id, &mut task).await;
-        let _guard = self.inner.ops.lock().await;
-        // An OperationComplete may have finished the task while we awaited the response.
-        if let Ok(Some(stored)) = self.inner.store.get_task(task.id).await {
-            if stored.status.is_final() {
-                self.notify_task(&stored);
-                return true;
+        // Only a task sent with a CommandKey (Operate) can also be finished by an
+        // OperationComplete; the lock orders the two. Every other task goes straight on, so
+        // that agents do not wait for each other's database writes.
+        let _guard = match task.command_key {
+            Some(_) => Some(self.inner.ops.lock().await),
+            None => None,
+        };
+        if task.command_key.is_some() {
+            // An OperationComplete may have finished the task while we awaited the response.
+            if let Ok(Some(stored)) = self.inner.store.get_task(task.id).await {
+                if stored.status.is_final() {
+                    self.notify_task(&stored);
+                    return true;
+                }
             }
         }
         let mut keep_going = true;
         let mut fault_row = None;
+        let mut learned = Vec::new();
         match outcome {
             Ok(Exec::Done { result, params }) => {
                 task.status = TaskStatus::Done;
                 task.result = Some(result);
                 task.fault = None;
-                if !params.is_empty() {
-                    let now = now_utc();
-                    let params: Vec<Parameter> = params
-                        .into_iter()
-                        .map(|(p, v)| Parameter::value(p, v, None, now))
-                        .collect();
-                    if let Err(e) = self.inner.store.upsert_parameters(agent_id, &params).await {
-                        tracing::debug!(agent = %agent_id, error = %e, "parameters not cached");
-                    }
-                }
+                let now = now_utc();
+                learned =
+                    params.into_iter().map(|(p, v)| Parameter::value(p, v, None, now)).collect();
             }
             Ok(Exec::Started { result }) => {
                 task.status = TaskStatus::Running;
@@ -223,7 +225,8 @@ impl Usp {
                 }
             }
         }
-        if let Err(e) = self.inner.store.update_task(&task).await {
+        // The outcome and the values it taught us commit together.
+        if let Err(e) = self.inner.store.complete_task(&task, &[], &learned).await {
             tracing::warn!(task = task.id, error = %e, "cannot store task outcome");
         }
         if let Some(f) = fault_row {

@@ -1,7 +1,7 @@
 //! The MQTT MTP: an MQTT 5 client (rumqttc) of an external broker.
 //!
-//! The controller subscribes to its topic and `topic/#` (3.1.1 agents append
-//! `/reply-to=<topic with %2F>` to it). Every publish to an MQTT 5 agent carries the Response
+//! The controller subscribes to `topic/#`, which also matches the topic itself (3.1.1 agents
+//! append `/reply-to=<topic with %2F>` to it). Every publish to an MQTT 5 agent carries the Response
 //! Topic (our topic), Content-Type `usp.msg` and the `usp-endpoint-id` user property; a 3.1.1
 //! agent gets `/reply-to=` appended to its topic instead. The agent's topic comes from the
 //! Response Topic of its publishes, the `/reply-to=` suffix, or the `subscribed_topic` of its
@@ -9,7 +9,9 @@
 //!
 //! The event loop runs in its own task and reconnects with exponential backoff; received
 //! publishes go, in order, to a second task that feeds the engine, so that the event loop keeps
-//! answering pings while the engine works.
+//! answering pings while the engine works. Replies never wait for room in the client's request
+//! queue (which only the event loop drains): when it is full they are published from a task of
+//! their own, so a burst of records cannot deadlock the event loop and the engine.
 
 use std::time::Duration;
 
@@ -17,7 +19,7 @@ use bytes::Bytes;
 use percent_encoding::percent_decode_str;
 use rumqttc::v5::mqttbytes::v5::{Filter, Packet, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use rumqttc::v5::{AsyncClient, ClientError, Event, MqttOptions};
 use rumqttc::Transport;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -164,9 +166,22 @@ impl MqttPublisher {
         v311: bool,
         bytes: Vec<u8>,
     ) -> Result<(), UspError> {
+        // Never wait for room in the client's request queue here: the engine calls this while
+        // handling records that the MQTT event loop hands over, and only that event loop
+        // drains the queue. When it is full, the publish waits in its own task instead.
+        let bytes = Bytes::from(bytes);
         let result = if v311 {
             let topic = format!("{to_topic}{REPLY_TO}{}", encode_reply_to(&self.topic));
-            self.client.publish(topic, QoS::AtLeastOnce, false, Bytes::from(bytes)).await
+            match self.client.try_publish(topic.clone(), QoS::AtLeastOnce, false, bytes.clone()) {
+                Err(ClientError::TryRequest(_)) => {
+                    let client = self.client.clone();
+                    self.queue_full(async move {
+                        client.publish(topic, QoS::AtLeastOnce, false, bytes).await
+                    });
+                    Ok(())
+                }
+                other => other,
+            }
         } else {
             let props = PublishProperties {
                 response_topic: Some(self.topic.clone()),
@@ -174,17 +189,46 @@ impl MqttPublisher {
                 user_properties: vec![(ENDPOINT_ID_PROPERTY.to_owned(), self.endpoint_id.clone())],
                 ..PublishProperties::default()
             };
-            self.client
-                .publish_with_properties(
-                    to_topic,
-                    QoS::AtLeastOnce,
-                    false,
-                    Bytes::from(bytes),
-                    props,
-                )
-                .await
+            match self.client.try_publish_with_properties(
+                to_topic,
+                QoS::AtLeastOnce,
+                false,
+                bytes.clone(),
+                props.clone(),
+            ) {
+                Err(ClientError::TryRequest(_)) => {
+                    let client = self.client.clone();
+                    let to_topic = to_topic.to_owned();
+                    self.queue_full(async move {
+                        client
+                            .publish_with_properties(
+                                to_topic,
+                                QoS::AtLeastOnce,
+                                false,
+                                bytes,
+                                props,
+                            )
+                            .await
+                    });
+                    Ok(())
+                }
+                other => other,
+            }
         };
         result.map_err(|e| UspError::Mtp(e.to_string()))
+    }
+
+    /// The request queue is full: publish from a task of its own.
+    fn queue_full<F>(&self, publish: F)
+    where
+        F: std::future::Future<Output = Result<(), ClientError>> + Send + 'static,
+    {
+        tracing::debug!("mqtt request queue full; publishing from a separate task");
+        tokio::spawn(async move {
+            if let Err(e) = publish.await {
+                tracing::warn!(error = %e, "mqtt publish failed");
+            }
+        });
     }
 }
 
@@ -215,6 +259,10 @@ pub fn start(
     options.set_keep_alive(Duration::from_secs(30));
     options.set_max_packet_size(Some(MAX_PACKET_BYTES));
     options.set_request_channel_capacity(REQUEST_CHANNEL_CAPACITY);
+    // Small request/response records: Nagle's algorithm would hold each one ~40 ms.
+    let mut network = rumqttc::NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    options.set_network_options(network);
     options
         .set_user_properties(vec![(ENDPOINT_ID_PROPERTY.to_owned(), usp.endpoint_id().to_owned())]);
     if let Some(u) = &b.username {
@@ -250,16 +298,19 @@ pub fn start(
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     backoff = Duration::from_millis(250);
                     tracing::info!(topic = %topic, "mqtt connected");
-                    let filters = [
-                        Filter::new(topic.clone(), QoS::AtLeastOnce),
-                        Filter::new(format!("{topic}/#"), QoS::AtLeastOnce),
-                    ];
+                    // `topic/#` also matches `topic` itself (MQTT 3.1.1 §4.7.1.2, MQTT 5
+                    // §4.7.1.2); subscribing to both would deliver every record twice.
+                    let filters = [Filter::new(format!("{topic}/#"), QoS::AtLeastOnce)];
                     if let Err(e) = client.try_subscribe_many(filters) {
                         tracing::warn!(error = %e, "mqtt subscribe failed");
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    if tx.send(p).await.is_err() {
+                    let sent = tokio::select! {
+                        _ = crate::mtp::stopped(&mut shutdown) => break,
+                        r = tx.send(p) => r,
+                    };
+                    if sent.is_err() {
                         break;
                     }
                 }
