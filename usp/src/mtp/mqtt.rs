@@ -353,6 +353,26 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// The engine publishes replies while the event loop may be busy handing it records: a full
+    /// request queue must not make `publish` wait (that was a deadlock under boot bursts).
+    #[tokio::test]
+    async fn publish_does_not_wait_for_a_full_request_queue() {
+        let options = MqttOptions::new("t", "127.0.0.1", 9);
+        // The event loop is kept but never polled: nothing drains the queue of 2.
+        let (client, _eventloop) = AsyncClient::new(options, 2);
+        let publisher =
+            MqttPublisher { client, topic: "ctrl".into(), endpoint_id: "proto::ctrl".into() };
+        let burst = async {
+            for i in 0..20 {
+                publisher.publish("agent/a", i % 2 == 0, vec![1, 2, 3]).await.unwrap();
+            }
+        };
+        // A deadlock guard, not a timing assertion: the burst completes without any I/O.
+        tokio::time::timeout(Duration::from_secs(20), burst)
+            .await
+            .expect("publish waited for the event loop");
+    }
+
     #[test]
     fn broker_urls() {
         let u = BrokerUrl::parse("mqtt://127.0.0.1:1883").unwrap();
