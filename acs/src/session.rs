@@ -265,11 +265,11 @@ impl Session {
             // One transaction: the device row, the bootstrap's wipe of the cached data model
             // and the Inform's values.
             let now_durable = Telemetry { device: device.clone(), params, bootstrap };
-            inner
-                .store
-                .apply_telemetry(std::slice::from_ref(&now_durable))
-                .await
-                .map_err(AcsError::storage)?;
+            if let Err(e) = inner.store.apply_telemetry(std::slice::from_ref(&now_durable)).await {
+                // Nothing was written: the next Inform must send every value again.
+                acs.forget_inform_values(&device.id);
+                return Err(AcsError::storage(e));
+            }
             // The write-behind still gets the snapshot (below, without values) so that an older
             // snapshot pending there cannot overwrite this one.
             Vec::new()
