@@ -453,6 +453,24 @@ macro_rules! impl_store {
             Ok(res.rows_affected())
         }
 
+        /// Give a device created by telemetry the snapshot's tags.
+        async fn insert_tags_tx(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            d: &Device,
+        ) -> Result<()> {
+            for tag in &d.tags {
+                sqlx::query(
+                    "INSERT INTO device_tags (device_id, tag) VALUES ($1, $2) \
+                     ON CONFLICT (device_id, tag) DO NOTHING",
+                )
+                .bind(d.id.as_str())
+                .bind(tag.as_str())
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(())
+        }
+
         async fn apply_one_telemetry(
             conn: &mut <$db as sqlx::Database>::Connection,
             t: &Telemetry,
@@ -470,16 +488,7 @@ macro_rules! impl_store {
             );
             vals.bind(sqlx::query(&upsert)).execute(&mut *conn).await?;
             if !existed {
-                for tag in &t.device.tags {
-                    sqlx::query(
-                        "INSERT INTO device_tags (device_id, tag) VALUES ($1, $2) \
-                         ON CONFLICT (device_id, tag) DO NOTHING",
-                    )
-                    .bind(t.device.id.as_str())
-                    .bind(tag.as_str())
-                    .execute(&mut *conn)
-                    .await?;
-                }
+                insert_tags_tx(&mut *conn, &t.device).await?;
             }
             if t.bootstrap {
                 delete_params_tx(&mut *conn, &t.device.id, "").await?;
@@ -591,16 +600,7 @@ macro_rules! impl_store {
                 qb.build().execute(&mut *conn).await?;
             }
             for t in created_tagged {
-                for tag in &t.device.tags {
-                    sqlx::query(
-                        "INSERT INTO device_tags (device_id, tag) VALUES ($1, $2) \
-                         ON CONFLICT (device_id, tag) DO NOTHING",
-                    )
-                    .bind(t.device.id.as_str())
-                    .bind(tag.as_str())
-                    .execute(&mut *conn)
-                    .await?;
-                }
+                insert_tags_tx(&mut *conn, &t.device).await?;
             }
             for t in batch.iter().filter(|t| t.bootstrap) {
                 delete_params_tx(&mut *conn, &t.device.id, "").await?;
